@@ -1,0 +1,179 @@
+"""The ``ganforge`` command: parse -> config -> call the library. Choices come from the registries.
+
+Every user-facing error is a :class:`GanforgeError`, printed as one line with exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import GanforgeError
+
+EPILOG = "overrides: dotted KEY=VALUE pairs, e.g. train.epochs=5 optim.lr=1e-4 data.image_size=64"
+
+
+def _train_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from . import presets
+    from .config import load_file, parse_override
+
+    layers: list[dict[str, Any]] = []
+    file_layer = load_file(args.config) if args.config else {}
+    preset_name = args.preset or file_layer.pop("preset", None) or (None if args.config else presets.DEFAULT)
+    if preset_name:
+        preset = presets.get(preset_name)
+        layers.append({"name": preset_name, **preset.layer})
+        if preset.needs_data and not args.data and "source" not in file_layer.get("data", {}):
+            raise GanforgeError(f"preset {preset_name} needs data: pass --data PATH (an image folder)")
+    layers.append(file_layer)
+    if args.data:
+        layers.append({"data": {"source": args.data}})
+    layers.extend(parse_override(o) for o in args.overrides)
+    return layers
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import trainer
+    from .config import resolve
+
+    cfg = resolve(_train_layers(args))
+    if args.print_config:
+        import yaml
+
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{cfg.name or cfg.recipe}-{time.strftime('%Y%m%d-%H%M%S')}"
+    t = trainer.start(cfg, run_dir, force=args.force, init=args.init)
+    return _finish(t)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from . import trainer
+    from .config import merge, parse_override
+
+    overrides: dict[str, Any] = {}
+    for o in args.overrides:
+        overrides = merge(overrides, parse_override(o))
+    return _finish(trainer.resume(Path(args.run_dir), overrides))
+
+
+def _finish(t: Any) -> int:
+    print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} images, "
+          f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
+          f"run dir {t.run_dir}", file=sys.stderr)
+    status = t.fit()
+    if status != "done":
+        print(f"ganforge: stopped by {status} at step {t.step}; saved {t.run_dir / 'last.pt'}; "
+              f"continue with: ganforge resume {t.run_dir}", file=sys.stderr)
+        return 130 if status == "SIGINT" else 143
+    print(f"ganforge: done, {t.step} steps; samples in {t.run_dir / 'samples'}, checkpoint {t.run_dir / 'last.pt'}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from .data.images import save_each, save_grid
+    from .sampling import load_recipe, sample
+
+    if args.n < 1:
+        raise GanforgeError(f"--n must be >= 1; got {args.n}")
+    recipe, _ = load_recipe(args.source, args.device)
+    images = sample(recipe, args.n, args.seed)
+    out = Path(args.out)
+    if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:
+        paths = save_each(images, out, [f"sample_{i:05d}.png" for i in range(args.n)])
+        print(f"ganforge: wrote {len(paths)} images to {out}", file=sys.stderr)
+    else:
+        if out.suffix.lower() != ".png":
+            raise GanforgeError(f"--out {args.out!r}: a grid is written as .png; give NAME.png or a folder DIR/")
+        save_grid(images, out, nrow=args.nrow)
+        print(f"ganforge: wrote a grid of {args.n} images to {out}", file=sys.stderr)
+    return 0
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    from . import presets
+
+    width = max(map(len, presets.PRESETS))
+    for name, p in presets.PRESETS.items():
+        mark = " (default)" if name == presets.DEFAULT else ""
+        print(f"{name:<{width}}  {p.summary}{mark}")
+    return 0
+
+
+def cmd_data_fetch(args: argparse.Namespace) -> int:
+    from .data.fetch import fetch_dataset
+
+    dest = fetch_dataset(args.name, Path(args.dest) if args.dest else None, base_url=args.mirror)
+    print(f"ganforge: {args.name} is in {dest}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and use GANs.")
+    p.add_argument("--version", action="version", version=f"ganforge {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model (no arguments: the offline demo)", epilog=EPILOG)
+    t.add_argument("--preset", help="a preset name (see `ganforge presets`)")
+    t.add_argument("--config", help="a YAML or TOML config file")
+    t.add_argument("--data", help="data source: PATH, mnist, fashion-mnist, cifar10, builtin:NAME, kind:PATH")
+    t.add_argument("--out", help="run directory (default: runs/NAME-TIMESTAMP)")
+    t.add_argument("--force", action="store_true", help="start over in a run directory that holds a run")
+    t.add_argument("--init", metavar="CHECKPOINT", help="start from the networks of a checkpoint of the same recipe")
+    t.add_argument("--print-config", action="store_true", help="print the resolved config and exit")
+    t.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    t.set_defaults(func=cmd_train)
+
+    r = sub.add_parser("resume", help="continue a run where it stopped", epilog="overrides: train.epochs=N etc.")
+    r.add_argument("run_dir")
+    r.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    r.set_defaults(func=cmd_resume)
+
+    s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
+    s.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
+    s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_sample)
+
+    ps = sub.add_parser("presets", help="list presets")
+    ps.set_defaults(func=cmd_presets)
+
+    d = sub.add_parser("data", help="data sets")
+    dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
+    f = dsub.add_parser("fetch", help="download mnist, fashion-mnist or cifar10 into the cache dir")
+    f.add_argument("name", choices=["mnist", "fashion-mnist", "cifar10"])
+    f.add_argument("--dest", help="folder to download into (default: the cache dir)")
+    f.add_argument("--mirror", help="base URL of a mirror holding the same files")
+    f.set_defaults(func=cmd_data_fetch)
+    return p
+
+
+def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    print(f"ganforge: warning: {message}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    warnings.showwarning = _one_line_warning
+    try:
+        return int(args.func(args) or 0)
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ganforge: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,229 @@
+"""From a :class:`Source` to batches on the training device.
+
+Sets that fit in memory are decoded once into a uint8 tensor (N, C, L, L), cached on disk keyed by
+source and preprocessing, and kept on the device; larger ones stream through a DataLoader with
+workers. Either way the per-batch part (random or centre crop to ``image_size``, horizontal flip,
+scaling to [-1, 1]) runs on the device with tensor ops.
+
+Batch order and augmentation are functions of (seed, step) alone, so a resumed run sees exactly
+the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from ..config import DataConfig
+from ..errors import GanforgeError
+from ..paths import cache_dir
+from .images import array_to_square, decode
+from .sources import Source, open_source
+
+CACHE_VERSION = 1
+
+
+@dataclass
+class Batch:
+    """What a recipe's ``train_step`` receives: images in [-1, 1] on the device, labels if any."""
+
+    image: torch.Tensor  # (N, C, H, W) float
+    label: torch.Tensor | None = None  # (N,) int64
+
+
+def seeded(*parts: int) -> torch.Generator:
+    """A CPU generator determined by the given integers (order matters)."""
+    h = hashlib.sha256(",".join(map(str, parts)).encode()).digest()
+    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & (2**63 - 1))
+
+
+def augment(images: torch.Tensor, cfg: DataConfig, gen: torch.Generator) -> torch.Tensor:
+    """uint8 (N, C, L, L) -> float (N, C, S, S) in [-1, 1]: crop to S = image_size, optional flip."""
+    n, _, h, w = images.shape
+    s = cfg.image_size
+    if (h, w) != (s, s):
+        if cfg.crop == "random":
+            oy = torch.randint(0, h - s + 1, (n,), generator=gen).to(images.device)
+            ox = torch.randint(0, w - s + 1, (n,), generator=gen).to(images.device)
+            ar = torch.arange(s, device=images.device)
+            rows = (oy[:, None] + ar)[:, None, :, None]  # (N, 1, S, 1)
+            cols = (ox[:, None] + ar)[:, None, None, :]  # (N, 1, 1, S)
+            batch = torch.arange(n, device=images.device)[:, None, None, None]
+            chan = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
+            images = images[batch, chan, rows, cols]
+        else:
+            top, left = (h - s) // 2, (w - s) // 2
+            images = images[:, :, top : top + s, left : left + s]
+    if cfg.flip:
+        mask = (torch.rand(n, generator=gen) < 0.5).to(images.device)[:, None, None, None]
+        images = torch.where(mask, images.flip(-1), images)
+    return images.float().div_(127.5).sub_(1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# Decoding
+
+
+def _decode_files(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode every file once (threads: Pillow releases the GIL while decoding)."""
+    size, files = cfg.resolved_load_size, src.files or []
+
+    def one(p: Path) -> np.ndarray | None:
+        try:
+            return decode(p, cfg.channels, size, cfg.resize)
+        except (OSError, ValueError, SyntaxError):
+            return None
+
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        arrays = list(pool.map(one, files, chunksize=64))
+    ok = [i for i, a in enumerate(arrays) if a is not None]
+    bad = len(files) - len(ok)
+    if not ok:
+        raise GanforgeError(f"none of the {len(files)} images in {src.description} could be read (corrupt or truncated)")
+    if bad:
+        first = next(files[i] for i, a in enumerate(arrays) if a is None)
+        warnings.warn(f"skipped {bad} unreadable image(s) of {len(files)} (first: {first})", stacklevel=2)
+    shapes = {arrays[i].shape for i in ok}
+    if len(shapes) > 1:
+        a, b = sorted(shapes)[:2]
+        fa = next(files[i] for i in ok if arrays[i].shape == a)
+        fb = next(files[i] for i in ok if arrays[i].shape == b)
+        raise GanforgeError(f"images have mixed sizes with data.resize=none: {fa} is {a[1]}x{a[0]}, {fb} is "
+                            f"{b[1]}x{b[0]}; set data.resize=shorter or stretch")
+    labels = src.labels[ok] if src.labels is not None else None
+    return np.stack([arrays[i] for i in ok]), labels
+
+
+def _cache_path(src: Source, cfg: DataConfig) -> Path:
+    key = f"{CACHE_VERSION}|{src.key}|{cfg.channels}|{cfg.resolved_load_size}|{cfg.resize}"
+    return cache_dir() / "decoded" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npz")
+
+
+def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """The whole source as uint8 (N, L, L, C) (+ labels), from the disk cache when possible."""
+    path = _cache_path(src, cfg)
+    if cfg.cache and path.is_file():
+        try:
+            with np.load(path) as z:
+                return z["images"], (z["labels"] if "labels" in z.files else None)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is rebuilt below
+    if src.array is not None:
+        arr, labels = array_to_square(src.array, cfg.channels, cfg.resolved_load_size, cfg.resize), src.labels
+    else:
+        arr, labels = _decode_files(src, cfg)
+    if cfg.cache and not src.key.startswith("builtin|"):  # builtin data is cheaper to regenerate than to store
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, images=arr, **({"labels": labels} if labels is not None else {}))
+        os.replace(tmp, path)
+    return arr, labels
+
+
+# --------------------------------------------------------------------------------------------------
+# Streams of batches
+
+
+class StreamDataset(torch.utils.data.Dataset):
+    """Files decoded (and resized to load_size) by DataLoader workers; unreadable files are replaced by
+    the next readable one so that batches keep their size."""
+
+    def __init__(self, src: Source, cfg: DataConfig) -> None:
+        self.files, self.labels, self.cfg = src.files or [], src.labels, cfg
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        for k in range(len(self.files)):
+            j = (i + k) % len(self.files)
+            try:
+                a = decode(self.files[j], self.cfg.channels, self.cfg.resolved_load_size, self.cfg.resize)
+            except (OSError, ValueError, SyntaxError):
+                warnings.warn(f"skipped unreadable image {self.files[j]}", stacklevel=2)
+                continue
+            if self.cfg.resize == "none" and a.shape[:2] != (self.cfg.resolved_load_size,) * 2:
+                raise GanforgeError(f"image {self.files[j]} is {a.shape[1]}x{a.shape[0]}, expected "
+                                    f"{self.cfg.resolved_load_size}x{self.cfg.resolved_load_size} with data.resize=none")
+            label = int(self.labels[j]) if self.labels is not None else -1
+            return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1), label
+        raise GanforgeError("no readable image in the data set")
+
+
+class Data:
+    """An endless, resumable stream of :class:`Batch` for one run."""
+
+    def __init__(self, cfg: DataConfig, batch_size: int, seed: int, device: torch.device) -> None:
+        self.cfg, self.batch_size, self.seed, self.device = cfg, batch_size, seed, device
+        src = open_source(cfg)
+        self.description = src.description
+        self.class_names = src.class_names
+        n = len(src)
+        if cfg.limit:
+            n = min(n, cfg.limit)
+        est_mb = n * cfg.channels * cfg.resolved_load_size**2 / 2**20
+        self.in_memory = cfg.in_memory == "yes" or (cfg.in_memory == "auto" and (src.array is not None
+                                                                                 or est_mb <= cfg.in_memory_limit_mb))
+        self.images: torch.Tensor | None = None
+        self.labels: torch.Tensor | None = None
+        if self.in_memory:
+            arr, labels = decode_all(src, cfg)
+            arr, labels = arr[:n], (labels[:n] if labels is not None else None)
+            # (N, L, L, C) -> (N, C, L, L), uint8, on the training device
+            self.images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous().to(device)
+            self.labels = torch.from_numpy(labels).to(device) if labels is not None else None
+            self.n = len(self.images)
+        else:
+            if cfg.limit:
+                src.files = (src.files or [])[:n]
+                src.labels = src.labels[:n] if src.labels is not None else None
+            self.dataset = StreamDataset(src, cfg)
+            self.n = len(self.dataset)
+        if self.n < batch_size:
+            raise GanforgeError(f"the data set has {self.n} images, fewer than train.batch_size={batch_size}")
+        self.steps_per_epoch = self.n // batch_size  # the last partial batch is dropped (BatchNorm)
+        self._perm_epoch, self._perm = -1, torch.empty(0)
+
+    @property
+    def has_labels(self) -> bool:
+        return self.class_names is not None
+
+    def _order(self, epoch: int) -> torch.Tensor:
+        if epoch != self._perm_epoch:
+            self._perm = torch.randperm(self.n, generator=seeded(self.seed, epoch, 1))
+            self._perm_epoch = epoch
+        return self._perm
+
+    def batches(self, start_step: int = 0) -> Iterator[Batch]:
+        """Batches for steps ``start_step, start_step + 1, ...`` (forever)."""
+        return self._memory_batches(start_step) if self.in_memory else self._stream_batches(start_step)
+
+    def _memory_batches(self, step: int) -> Iterator[Batch]:
+        assert self.images is not None
+        while True:
+            epoch, i = divmod(step, self.steps_per_epoch)
+            idx = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size].to(self.images.device)
+            x = augment(self.images[idx], self.cfg, seeded(self.seed, step, 2))
+            yield Batch(x, self.labels[idx] if self.labels is not None else None)
+            step += 1
+
+    def _stream_batches(self, step: int) -> Iterator[Batch]:
+        pin = self.device.type == "cuda"
+        while True:
+            epoch, first = divmod(step, self.steps_per_epoch)
+            order = self._order(epoch)[: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
+            loader = torch.utils.data.DataLoader(
+                self.dataset, batch_sampler=order[first:].tolist(), num_workers=self.cfg.workers,
+                pin_memory=pin, persistent_workers=False, prefetch_factor=4 if self.cfg.workers else None)
+            for x, y in loader:
+                x = augment(x.to(self.device, non_blocking=True), self.cfg, seeded(self.seed, step, 2))
+                yield Batch(x, y.to(self.device) if self.has_labels else None)
+                step += 1

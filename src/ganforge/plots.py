@@ -1,0 +1,49 @@
+"""Plots drawn from a run directory alone (matplotlib, Agg backend): the loss and D-score curves."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .runlog import read_jsonl
+
+SCORE_KEYS = ("d_real", "d_fake")
+
+
+def plot_losses(run_dir: Path, out: Path | None = None) -> Path | None:
+    """``losses.png``: every ``loss_*`` series on top, the discriminator's real/fake scores below."""
+    rows = read_jsonl(run_dir / "metrics.jsonl")
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    loss_keys = sorted({k for r in rows for k in r if k.startswith("loss_")})
+    score_keys = [k for k in SCORE_KEYS if any(k in r for r in rows)]
+    fig, axes = plt.subplots(2 if score_keys else 1, 1, figsize=(8, 6 if score_keys else 3.5), sharex=True,
+                             squeeze=False)
+    for k in loss_keys:
+        pts = [(r["step"], r[k]) for r in rows if k in r]
+        axes[0, 0].plot(*zip(*pts), label=k)
+    axes[0, 0].set_ylabel("loss")
+    axes[0, 0].legend(loc="upper right")
+    axes[0, 0].grid(alpha=0.3)
+    if score_keys:
+        names = {"d_real": "D(x) real score", "d_fake": "D(G(z)) fake score"}
+        for k in score_keys:
+            pts = [(r["step"], r[k]) for r in rows if k in r]
+            axes[1, 0].plot(*zip(*pts), label=names[k])
+        axes[1, 0].set_ylim(0, 1)
+        axes[1, 0].set_ylabel("probability")
+        axes[1, 0].legend(loc="upper right")
+        axes[1, 0].grid(alpha=0.3)
+    axes[-1, 0].set_xlabel("step")
+    fig.tight_layout()
+    out = out or run_dir / "losses.png"
+    tmp = out.with_name(f".{out.name}.tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out

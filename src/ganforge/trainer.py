@@ -1,0 +1,260 @@
+"""The training loop: config -> data -> recipe.train_step(batch) -> scalars -> log, sample, checkpoint.
+
+Training counts steps; epochs are ``images // batch_size`` steps. Every ``train.log_every`` steps the
+window means of the recipe's scalars go to ``metrics.jsonl`` and TensorBoard (one host sync per
+window, none inside the step). At each epoch end: a sample grid from the fixed noise, ``last.pt`` and
+``checkpoints/epoch_NNN.pt``, and the loss-curve PNG. SIGINT/SIGTERM finish the current step, save
+``last.pt`` and stop; ``ganforge resume`` then continues with the same batches and RNG stream.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import shutil
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import checkpoint
+from .config import Config, save_yaml, to_plain
+from .data.images import make_grid, save_image
+from .data.loader import Data, seeded
+from .errors import GanforgeError
+from .plots import plot_losses
+from .recipes.base import DataInfo, Recipe
+from .registry import RECIPES
+from .runlog import RunLog
+
+# Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
+# it computes per step.
+RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
+               "train.keep_checkpoints", "data.workers")
+RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb")
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise GanforgeError(f"train.device={name} but CUDA is not available here; use train.device=cpu or auto")
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise GanforgeError(f"train.device={name} but only {torch.cuda.device_count()} CUDA device(s) exist")
+    return torch.device(name)
+
+
+def prepare_run_dir(run_dir: Path, force: bool) -> None:
+    """Refuse to train into a folder that holds a run, unless ``force`` (then its run files are removed)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"run directory {str(run_dir)!r} is a file")
+    existing = [f for f in RUN_FILES if (run_dir / f).exists()]
+    if existing and not force:
+        raise GanforgeError(f"run directory {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
+                            f"use `ganforge resume {run_dir}` to continue it or --force to start over")
+    for f in existing:
+        p = run_dir / f
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+
+class _StopSignal:
+    """SIGINT/SIGTERM ask the loop to stop after the current step; a second Ctrl-C stops at once."""
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_StopSignal":
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                self._old[sig] = signal.signal(sig, self._handle)
+            except ValueError:  # not the main thread: no handlers
+                pass
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, run_dir: Path, resume: dict[str, Any] | None = None,
+                 init: dict[str, Any] | None = None) -> None:
+        self.cfg, self.run_dir = cfg, run_dir
+        t = cfg.train
+        self.device = pick_device(t.device)
+        torch.manual_seed(t.seed)
+        if t.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        self.data = Data(cfg.data, t.batch_size, t.seed, self.device)
+        self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names)
+        self.recipe: Recipe = RECIPES.get(cfg.recipe)(cfg, self.info, self.device)
+        self.fixed = self.recipe.sample_inputs(t.n_samples, seeded(t.seed, 3))
+        self.step, self.window = 0, {"sums": {}, "count": 0, "seconds": 0.0}
+        self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
+        if init is not None:  # warm start: networks only
+            self.recipe.load_state_dict(init["state"], nets_only=True)
+        if resume is not None:
+            self.recipe.load_state_dict(resume["state"])
+            self.step, self.fixed = resume["step"], resume["fixed_inputs"]
+            self.window = resume.get("log_window", self.window)
+            checkpoint.set_rng_state(resume["rng"])
+
+    # ----------------------------------------------------------------------------------------------
+    def payload(self) -> dict[str, Any]:
+        return {
+            "recipe": self.cfg.recipe, "config": self.cfg.to_dict(), "step": self.step, "epoch": self.epoch,
+            "data_info": to_plain(self.info), "state": self.recipe.state_dict(), "fixed_inputs": self.fixed,
+            "rng": checkpoint.rng_state(), "log_window": self.window,
+        }
+
+    @property
+    def epoch(self) -> int:
+        """Epochs begun so far: 1 during (and at the end of) the first epoch."""
+        return -(-self.step // self.data.steps_per_epoch)
+
+    def save_checkpoint(self, epoch_file: bool) -> None:
+        payload = self.payload()
+        checkpoint.save(self.run_dir / "last.pt", payload)
+        if epoch_file:
+            ckdir = self.run_dir / "checkpoints"
+            checkpoint.save(ckdir / f"epoch_{self.epoch:03d}.pt", payload)
+            keep = self.cfg.train.keep_checkpoints
+            old = sorted(ckdir.glob("epoch_*.pt"))
+            for p in old[: max(0, len(old) - keep)] if keep else []:
+                p.unlink()
+
+    def write_samples(self, log: RunLog) -> None:
+        images = self.recipe.generate(self.fixed)
+        grid = make_grid(images, nrow=8)
+        save_image(grid, self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+        log.image("samples", grid, self.step)
+
+    def write_facts(self, **extra: Any) -> None:
+        path = self.run_dir / "run.json"
+        facts = json.loads(path.read_text()) if path.is_file() else {}
+        facts.update({"recipe": self.cfg.recipe, "data": self.data.description, "images": self.data.n,
+                      "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
+                      "total_steps": self.total_steps, "device": str(self.device), "torch": torch.__version__,
+                      "python": platform.python_version(), "argv": sys.argv, **extra})
+        path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
+
+    # ----------------------------------------------------------------------------------------------
+    def _flush_window(self, log: RunLog, bar: Any) -> None:
+        """Window means -> one metrics row (a single host sync per window)."""
+        w = self.window
+        if not w["count"]:
+            return
+        keys = list(w["sums"])
+        means = (torch.stack([torch.as_tensor(w["sums"][k], dtype=torch.float64) for k in keys]).cpu()
+                 / w["count"]).tolist()
+        row = {k: round(v, 6) for k, v in zip(keys, means)}
+        row["epoch"] = round(self.step / self.data.steps_per_epoch, 4)
+        row["images_per_s"] = round(w["count"] * self.cfg.train.batch_size / max(w["seconds"], 1e-9), 2)
+        log.log(self.step, row)
+        if bar is not None:
+            bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"}, refresh=False)
+        self.window = {"sums": {}, "count": 0, "seconds": 0.0}
+
+    def _window_to_plain(self) -> None:
+        # Checkpoints hold plain floats, not device tensors.
+        self.window["sums"] = {k: float(v) for k, v in self.window["sums"].items()}
+
+    def fit(self) -> str:
+        """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run."""
+        t, run_dir = self.cfg.train, self.run_dir
+        resume_step = self.step if self.step else None
+        log = RunLog(run_dir, t.tensorboard, resume_step)
+        self.write_facts(started=time.time() if resume_step is None else None)
+        bar = None
+        if t.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, file=sys.stderr)
+        batches = self.data.batches(self.step)
+        status, start_wall, start_step = "done", time.time(), self.step
+        with _StopSignal() as stop:
+            try:
+                tick = time.perf_counter()
+                while self.step < self.total_steps:
+                    # One step: the recipe does all of D/G; the loop only keeps score.
+                    scalars = self.recipe.train_step(next(batches))
+                    self.step += 1
+                    sums = self.window["sums"]
+                    for k, v in scalars.items():
+                        sums[k] = sums[k] + v if k in sums else v
+                    self.window["count"] += 1
+                    if bar is not None:
+                        bar.update(1)
+                    end_of_epoch = self.step % self.data.steps_per_epoch == 0 or self.step == self.total_steps
+                    if self.step % t.log_every == 0 or self.step == self.total_steps:
+                        now = time.perf_counter()
+                        self.window["seconds"] += now - tick
+                        tick = now
+                        self._flush_window(log, bar)
+                    if end_of_epoch:
+                        self.recipe.end_epoch(self.epoch)
+                        now = time.perf_counter()
+                        self.window["seconds"] += now - tick
+                        self.write_samples(log)
+                        self._window_to_plain()
+                        self.save_checkpoint(epoch_file=True)
+                        plot_losses(run_dir)
+                        tick = time.perf_counter()
+                    if stop.requested and self.step < self.total_steps:
+                        status = stop.requested
+                        self.window["seconds"] += time.perf_counter() - tick
+                        self._window_to_plain()
+                        self.save_checkpoint(epoch_file=False)
+                        break
+            finally:
+                if bar is not None:
+                    bar.close()
+                log.close()
+        self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
+                         steps_this_session=self.step - start_step, status=status)
+        return status
+
+
+def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
+    """A new run in ``run_dir``: the folder is checked, the resolved config saved."""
+    init_ckpt = checkpoint.load(init, expect_recipe=cfg.recipe) if init else None
+    prepare_run_dir(run_dir, force)
+    save_yaml(cfg, run_dir / "config.yaml")
+    return Trainer(cfg, run_dir, init=init_ckpt)
+
+
+def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:
+    """Continue the run in ``run_dir`` from its ``last.pt``; only a few train.* keys may change."""
+    from .config import from_dict, load_file, merge
+
+    if not run_dir.is_dir():
+        raise GanforgeError(f"run directory {str(run_dir)!r} does not exist")
+    ckpt = checkpoint.load(run_dir / "last.pt")
+    saved = ckpt["config"]
+    if (run_dir / "config.yaml").is_file():
+        on_disk = load_file(run_dir / "config.yaml")
+        if on_disk.get("recipe") != ckpt["recipe"]:
+            raise GanforgeError(f"{run_dir / 'last.pt'} was written by recipe {ckpt['recipe']!r} but "
+                                f"{run_dir / 'config.yaml'} says {on_disk.get('recipe')!r}")
+    for section, values in (overrides or {}).items():
+        for key in values if isinstance(values, dict) else [""]:
+            if f"{section}.{key}" not in RESUME_KEYS:
+                raise GanforgeError(f"{section}.{key} cannot change on resume; allowed: {', '.join(RESUME_KEYS)}")
+    cfg = from_dict(merge(saved, overrides or {}))
+    save_yaml(cfg, run_dir / "config.yaml")
+    return Trainer(cfg, run_dir, resume=ckpt)
