@@ -44,7 +44,7 @@ def _tuplify(x: Any) -> Any:
 
 def save(path: Path, payload: dict[str, Any]) -> None:
     """Atomically write ``payload`` (plus format metadata) to ``path``."""
-    payload = {"format_version": FORMAT_VERSION, "ganforge_version": __version__, "torch_version": torch.__version__,
+    payload = {"format_version": FORMAT_VERSION, "ganforge_version": __version__, "torch_version": str(torch.__version__),
                "saved_at": time.time(), "host": platform.node(), **payload}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

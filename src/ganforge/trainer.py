@@ -149,7 +149,7 @@ class Trainer:
         facts = json.loads(path.read_text()) if path.is_file() else {}
         facts.update({"recipe": self.cfg.recipe, "data": self.data.description, "images": self.data.n,
                       "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
-                      "total_steps": self.total_steps, "device": str(self.device), "torch": torch.__version__,
+                      "total_steps": self.total_steps, "device": str(self.device), "torch": str(torch.__version__),
                       "python": platform.python_version(), "argv": sys.argv, **extra})
         path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
 

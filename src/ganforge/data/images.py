@@ -73,7 +73,7 @@ def decode(path: Path, channels: int, size: int, mode: str) -> np.ndarray:
     with Image.open(path) as img:
         img.load()  # forces a full decode: truncated files fail here, not later
         out = fit_square(to_mode(img, channels), size, mode)
-        arr = np.asarray(out, dtype=np.uint8)
+        arr = np.array(out, dtype=np.uint8)  # a writable copy
     return arr[:, :, None] if arr.ndim == 2 else arr
 
 

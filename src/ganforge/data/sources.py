@@ -56,7 +56,7 @@ def _stat_key(paths: list[Path]) -> str:
     parts = []
     for p in paths:
         st = p.stat()
-        parts.append(f"{p.resolve()}:{st.st_size}:{int(st.st_mtime)}")
+        parts.append(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}")
     return "|".join(parts)
 
 

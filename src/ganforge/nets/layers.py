@@ -34,3 +34,27 @@ def check_input(x: torch.Tensor, name: str, channels: int, size: int | None = No
     if x.dim() != 4 or x.shape[1] != channels or (size is not None and tuple(x.shape[2:]) != (size, size)):
         want = f"(N, {channels}, {size}, {size})" if size else f"(N, {channels}, H, W)"
         raise ValueError(f"{name} expects input of shape {want}, got {tuple(x.shape)}")
+
+
+@torch.no_grad()
+def standing_batchnorm_stats(net: nn.Module, make_input, batches: int = 8) -> None:
+    """Recompute BatchNorm running statistics as the exact average over ``batches`` fresh batches.
+
+    A generator trained with batch statistics drifts faster than the momentum-0.1 running averages
+    follow, so eval-mode samples come out washed-out; BigGAN (Brock et al. 2019, appendix C.1)
+    "standing statistics" fix that. ``make_input(i)`` returns the i-th input batch.
+    """
+    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    if not bns:
+        return
+    was_training = net.training
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average: the exact mean over the batches seen
+    net.train()
+    for i in range(batches):
+        net(make_input(i))
+    for m, mom in zip(bns, saved):
+        m.momentum = mom
+    net.train(was_training)

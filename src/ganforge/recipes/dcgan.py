@@ -13,6 +13,8 @@ import torch
 from ..config import Config
 from ..errors import GanforgeError
 from ..losses import d_loss_nonsaturating, g_loss_nonsaturating
+from ..data.loader import seeded
+from ..nets.layers import standing_batchnorm_stats
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
 from ..registry import RECIPES
 from .base import DataInfo, Recipe
@@ -85,6 +87,11 @@ class DCGAN(Recipe):
     @torch.no_grad()
     def generate(self, inputs: torch.Tensor) -> torch.Tensor:
         was_training = self.g.training
+        # Standing BatchNorm statistics from fresh noise (its own generator: the training RNG stream is
+        # untouched), then eval mode: samples do not depend on which other samples share their batch.
+        gen = seeded(5)
+        standing_batchnorm_stats(self.g, lambda i: torch.randn(128, self.cfg.model.latent_dim, generator=gen)
+                                 .to(self.device))
         self.g.eval()
         out = torch.cat([self.g(z.to(self.device)) for z in inputs.split(256)])
         self.g.train(was_training)

@@ -1,0 +1,46 @@
+"""Shared fixtures: a private cache dir, small in-memory images written by the tests, the shared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+MNIST = SHARED / "mnist"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GANFORGE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("GANFORGE_DATA_MIRROR", raising=False)
+    torch.use_deterministic_algorithms(False)
+
+
+def write_images(folder: Path, n: int, size: tuple[int, int] = (20, 20), mode: str = "RGB", seed: int = 0,
+                 suffix: str = ".png") -> list[Path]:
+    """``n`` random images of one mode/size, deterministic from ``seed``."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        w, h = size
+        if mode == "L":
+            img = Image.fromarray(rng.integers(0, 256, (h, w), dtype=np.uint8), "L")
+        else:
+            img = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "RGB").convert(mode)
+        p = folder / f"img_{i:03d}{suffix}"
+        img.save(p)
+        paths.append(p)
+    return paths
+
+
+def tiny_overrides(**extra: object) -> list[str]:
+    """Dotted overrides for a DCGAN small enough for CPU tests."""
+    base = {"model.latent_dim": 8, "model.g_width": 4, "model.d_width": 4, "data.image_size": 16,
+            "train.batch_size": 8, "train.log_every": 2, "train.progress": "false", "train.tensorboard": "false"}
+    base.update({k: v for k, v in extra.items()})
+    return [f"{k}={v}" for k, v in base.items()]
