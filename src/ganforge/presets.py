@@ -36,7 +36,7 @@ PRESETS: dict[str, Preset] = {
         {"recipe": "dcgan", "model": {"latent_dim": 64, "g_width": 32, "d_width": 32},
          "data": {"source": "builtin:pizza", "image_size": 32, "channels": 3, "builtin_n": 4096},
          "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
-         "train": {"batch_size": 64, "epochs": 6, "log_every": 16}}),
+         "train": {"batch_size": 64, "epochs": 20, "log_every": 16}}),
     "dcgan-mnist": Preset("DCGAN on MNIST at 32x32, 1 channel, batch 128, 5 epochs (data: mnist or --data PATH)",
                           _dcgan("mnist", 32, 1, 128, 5)),
     "dcgan-fashion-mnist": Preset("DCGAN on Fashion-MNIST at 32x32, 1 channel, batch 128, 10 epochs",

@@ -201,7 +201,7 @@ class Trainer:
                     if bar is not None:
                         bar.update(1)
                     end_of_epoch = self.step % self.data.steps_per_epoch == 0 or self.step == self.total_steps
-                    if self.step % t.log_every == 0 or self.step == self.total_steps:
+                    if self.step % t.log_every == 0 or end_of_epoch:  # the same rows however a run is split
                         now = time.perf_counter()
                         self.window["seconds"] += now - tick
                         tick = now
