@@ -49,3 +49,18 @@ def test_generate_is_deterministic_and_independent_of_batch_mates() -> None:
     assert a.shape == (6, 3, 16, 16)
     assert torch.allclose(a[:2], b, atol=1e-5)
     assert r.g.training  # generate leaves the training mode as it found it
+
+
+def test_ema_generator_follows_the_generator() -> None:
+    torch.manual_seed(0)
+    r = make(**{"model.ema": 0.5})
+    assert set(r.nets) == {"g", "d", "g_ema"}
+    start = [p.detach().clone() for p in r.ema.net.parameters()]
+    for _ in range(3):
+        r.train_step(Batch(torch.rand(8, 3, 16, 16) * 2 - 1))
+    for e, s, g in zip(r.ema.net.parameters(), start, r.g.parameters()):
+        assert not e.requires_grad
+        assert not torch.equal(e, s)  # it moved ...
+        assert not torch.equal(e, g)  # ... but lags behind G
+    # the first updates use the ramp (1 + t) / (10 + t): 0.2, 0.25, 0.31, all below decay 0.5
+    assert r.ema.updates == 3

@@ -55,7 +55,8 @@ def test_a_run_leaves_config_metrics_samples_checkpoints(tmp_path: Path, images:
 
 
 def test_exact_resume_equals_one_go(tmp_path: Path, images: Path) -> None:
-    over = {"train.deterministic": "true", "data.crop": "random", "data.load_size": 20, "data.flip": "true"}
+    over = {"train.deterministic": "true", "data.crop": "random", "data.load_size": 20, "data.flip": "true",
+            "model.ema": 0.9}
     assert train(tmp_path / "one", images, **{"train.epochs": 2}, **over) == 0
     assert train(tmp_path / "two", images, **{"train.epochs": 1}, **over) == 0
     assert main(["resume", str(tmp_path / "two"), "train.epochs=2"]) == 0

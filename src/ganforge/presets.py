@@ -23,7 +23,7 @@ class Preset:
 def _dcgan(source: str, size: int, channels: int, batch: int, epochs: int, **data: Any) -> dict[str, Any]:
     return {
         "recipe": "dcgan",
-        "model": {"latent_dim": 100, "g_width": 64, "d_width": 64},
+        "model": {"latent_dim": 100, "g_width": 64, "d_width": 64, "ema": 0.999},
         "data": {"source": source, "image_size": size, "channels": channels, **data},
         "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
         "train": {"batch_size": batch, "epochs": epochs},
@@ -37,10 +37,11 @@ PRESETS: dict[str, Preset] = {
          "data": {"source": "builtin:pizza", "image_size": 32, "channels": 3, "builtin_n": 4096},
          "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999},
          "train": {"batch_size": 64, "epochs": 20, "log_every": 16}}),
-    "dcgan-mnist": Preset("DCGAN on MNIST at 32x32, 1 channel, batch 128, 5 epochs (data: mnist or --data PATH)",
-                          _dcgan("mnist", 32, 1, 128, 5)),
-    "dcgan-fashion-mnist": Preset("DCGAN on Fashion-MNIST at 32x32, 1 channel, batch 128, 10 epochs",
-                                  _dcgan("fashion-mnist", 32, 1, 128, 10)),
+    # Batch 64 rather than the example's 128: twice the updates per epoch, visibly better digits after one.
+    "dcgan-mnist": Preset("DCGAN on MNIST at 32x32, 1 channel, batch 64, 5 epochs (data: mnist or --data PATH)",
+                          _dcgan("mnist", 32, 1, 64, 5)),
+    "dcgan-fashion-mnist": Preset("DCGAN on Fashion-MNIST at 32x32, 1 channel, batch 64, 10 epochs",
+                                  _dcgan("fashion-mnist", 32, 1, 64, 10)),
     "dcgan-cifar10": Preset("DCGAN of pytorch/examples on CIFAR-10 resized to 64x64, batch 64, 30 epochs",
                             _dcgan("cifar10", 64, 3, 64, 30)),
     "dcgan-folder": Preset("DCGAN on any image folder (e.g. LSUN bedrooms) at 64x64, batch 128, 25 epochs",

@@ -51,15 +51,19 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def prepare_run_dir(run_dir: Path, force: bool) -> None:
-    """Refuse to train into a folder that holds a run, unless ``force`` (then its run files are removed)."""
+def check_run_dir(run_dir: Path, force: bool) -> list[str]:
+    """Refuse a folder that holds a run, unless ``force``; returns the run files that --force removes."""
     if run_dir.exists() and not run_dir.is_dir():
         raise GanforgeError(f"run directory {str(run_dir)!r} is a file")
     existing = [f for f in RUN_FILES if (run_dir / f).exists()]
     if existing and not force:
         raise GanforgeError(f"run directory {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
                             f"use `ganforge resume {run_dir}` to continue it or --force to start over")
-    for f in existing:
+    return existing
+
+
+def prepare_run_dir(run_dir: Path, force: bool) -> None:
+    for f in check_run_dir(run_dir, force):
         p = run_dir / f
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -233,9 +237,11 @@ class Trainer:
 def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
     """A new run in ``run_dir``: the folder is checked, the resolved config saved."""
     init_ckpt = checkpoint.load(init, expect_recipe=cfg.recipe) if init else None
+    check_run_dir(run_dir, force)
+    trainer = Trainer(cfg, run_dir, init=init_ckpt)  # bad data or settings fail here, before any file is written
     prepare_run_dir(run_dir, force)
     save_yaml(cfg, run_dir / "config.yaml")
-    return Trainer(cfg, run_dir, init=init_ckpt)
+    return trainer
 
 
 def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:

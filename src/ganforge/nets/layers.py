@@ -58,3 +58,33 @@ def standing_batchnorm_stats(net: nn.Module, make_input, batches: int = 8) -> No
     for m, mom in zip(bns, saved):
         m.momentum = mom
     net.train(was_training)
+
+
+class EMA:
+    """Exponential moving average of a network's weights (used for sampling, as in ProGAN/StyleGAN).
+
+    ``decay`` ramps up as min(decay, (1 + t) / (10 + t)) so that early averages are not dominated by
+    the random initialisation. Buffers (BatchNorm statistics) are copied, not averaged.
+    """
+
+    def __init__(self, net: nn.Module, decay: float) -> None:
+        import copy
+
+        self.decay, self.updates = decay, 0
+        self.net = copy.deepcopy(net).requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: nn.Module) -> None:
+        self.updates += 1
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        ema_p = [p for p in self.net.parameters()]
+        torch._foreach_lerp_(ema_p, [p.detach() for p in net.parameters()], 1.0 - d)
+        for b_ema, b in zip(self.net.buffers(), net.buffers()):
+            b_ema.copy_(b)
+
+    def state_dict(self) -> dict:
+        return {"net": self.net.state_dict(), "updates": self.updates}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.net.load_state_dict(state["net"])
+        self.updates = int(state["updates"])

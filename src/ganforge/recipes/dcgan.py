@@ -14,7 +14,7 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..losses import d_loss_nonsaturating, g_loss_nonsaturating
 from ..data.loader import seeded
-from ..nets.layers import standing_batchnorm_stats
+from ..nets.layers import EMA, standing_batchnorm_stats
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
 from ..registry import RECIPES
 from .base import DataInfo, Recipe
@@ -25,6 +25,7 @@ class DCGANConfig:
     latent_dim: int = 100  # nz
     g_width: int = 64  # ngf
     d_width: int = 64  # ndf
+    ema: float = 0.0  # decay of the moving average of G's weights used for sampling; 0 = off
 
 
 @RECIPES.register("dcgan")
@@ -38,6 +39,8 @@ class DCGAN(Recipe):
         for k in ("latent_dim", "g_width", "d_width"):
             if getattr(m, k) < 1:
                 raise GanforgeError(f"config key model.{k} must be > 0; got {getattr(m, k)}")
+        if not 0 <= m.ema < 1:
+            raise GanforgeError(f"config key model.ema must be in [0, 1) (0 = off); got {m.ema}")
         if cfg.data.image_size not in SIZES:
             raise GanforgeError(f"config key data.image_size must be one of {', '.join(map(str, SIZES))} for dcgan; "
                                 f"got {cfg.data.image_size}")
@@ -52,6 +55,9 @@ class DCGAN(Recipe):
                                       weight_decay=o.weight_decay)
         self.nets = {"g": self.g, "d": self.d}
         self.optimizers = {"g": self.opt_g, "d": self.opt_d}
+        self.ema = EMA(self.g, m.ema) if m.ema else None
+        if self.ema is not None:
+            self.nets["g_ema"] = self.ema.net
 
     def sample_inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
         return torch.randn(n, self.cfg.model.latent_dim, generator=generator)
@@ -76,6 +82,8 @@ class DCGAN(Recipe):
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        if self.ema is not None:
+            self.ema.update(self.g)
 
         return {
             "loss_d": loss_d.detach(),
@@ -84,15 +92,27 @@ class DCGAN(Recipe):
             "d_fake": torch.sigmoid(fake_logits.detach()).mean(),  # D(G(z)) before the D update
         }
 
+    def state_dict(self) -> dict:
+        state = super().state_dict()
+        if self.ema is not None:
+            state["ema_updates"] = self.ema.updates
+        return state
+
+    def load_state_dict(self, state: dict, nets_only: bool = False) -> None:
+        super().load_state_dict(state, nets_only)
+        if self.ema is not None:
+            self.ema.updates = int(state.get("ema_updates", 0))
+
     @torch.no_grad()
     def generate(self, inputs: torch.Tensor) -> torch.Tensor:
-        was_training = self.g.training
+        g = self.ema.net if self.ema is not None else self.g
+        was_training = g.training
         # Standing BatchNorm statistics from fresh noise (its own generator: the training RNG stream is
         # untouched), then eval mode: samples do not depend on which other samples share their batch.
         gen = seeded(5)
-        standing_batchnorm_stats(self.g, lambda i: torch.randn(128, self.cfg.model.latent_dim, generator=gen)
+        standing_batchnorm_stats(g, lambda i: torch.randn(128, self.cfg.model.latent_dim, generator=gen)
                                  .to(self.device))
-        self.g.eval()
-        out = torch.cat([self.g(z.to(self.device)) for z in inputs.split(256)])
-        self.g.train(was_training)
+        g.eval()
+        out = torch.cat([g(z.to(self.device)) for z in inputs.split(256)])
+        g.train(was_training)
         return out
