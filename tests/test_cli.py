@@ -113,3 +113,17 @@ def test_print_config_and_toml_config(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["train", "--config", str(cfg), "--print-config", "optim.lr=1e-3"]) == 0
     out = capsys.readouterr().out
     assert "recipe: dcgan" in out and "epochs: 2" in out and "lr: 0.001" in out and "source: mnist" in out
+
+
+def test_data_fetch_offline_fails_at_once_naming_url_and_folder(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import socket
+    import time
+
+    with socket.socket() as s:  # a port with nothing listening: the download is refused at once
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.time()
+    line = one_line_error(capsys, ["data", "fetch", "mnist", "--dest", str(tmp_path / "m"), "--mirror",
+                                   f"http://127.0.0.1:{port}/mnist"])
+    assert time.time() - t0 < 10
+    assert f"http://127.0.0.1:{port}/mnist/train-images-idx3-ubyte.gz" in line and str(tmp_path / "m") in line
