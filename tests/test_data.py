@@ -88,8 +88,9 @@ def test_missing_empty_and_imageless_paths(tmp_path: Path) -> None:
 def test_mixed_sizes_without_resize_is_an_error(tmp_path: Path) -> None:
     write_images(tmp_path, 2, size=(16, 16))
     write_images(tmp_path, 1, size=(20, 12), seed=3, suffix=".jpg")
-    with pytest.raises(GanforgeError, match="mixed sizes.*20x12.*data.resize=shorter"):
-        data(DataConfig(source=str(tmp_path), image_size=16, resize="none"), batch=2)
+    for in_memory in ("yes", "no"):
+        with pytest.raises(GanforgeError, match="mixed sizes.*data.resize=shorter"):
+            data(DataConfig(source=str(tmp_path), image_size=16, resize="none", in_memory=in_memory), batch=2)
     assert data(DataConfig(source=str(tmp_path), image_size=16), batch=2).n == 3  # resizing handles them
 
 

@@ -183,7 +183,7 @@ class Trainer:
         t, run_dir = self.cfg.train, self.run_dir
         resume_step = self.step if self.step else None
         log = RunLog(run_dir, t.tensorboard, resume_step)
-        self.write_facts(started=time.time() if resume_step is None else None)
+        self.write_facts(**({"started": time.time()} if resume_step is None else {"resumed_at_step": self.step}))
         bar = None
         if t.progress:
             from tqdm import tqdm
@@ -210,10 +210,8 @@ class Trainer:
                         self.window["seconds"] += now - tick
                         tick = now
                         self._flush_window(log, bar)
-                    if end_of_epoch:
+                    if end_of_epoch:  # the window was just flushed: sampling and saving are not timed
                         self.recipe.end_epoch(self.epoch)
-                        now = time.perf_counter()
-                        self.window["seconds"] += now - tick
                         self.write_samples(log)
                         self._window_to_plain()
                         self.save_checkpoint(epoch_file=True)

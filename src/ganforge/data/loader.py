@@ -150,12 +150,35 @@ class StreamDataset(torch.utils.data.Dataset):
             except (OSError, ValueError, SyntaxError):
                 warnings.warn(f"skipped unreadable image {self.files[j]}", stacklevel=2)
                 continue
-            if self.cfg.resize == "none" and a.shape[:2] != (self.cfg.resolved_load_size,) * 2:
-                raise GanforgeError(f"image {self.files[j]} is {a.shape[1]}x{a.shape[0]}, expected "
-                                    f"{self.cfg.resolved_load_size}x{self.cfg.resolved_load_size} with data.resize=none")
             label = int(self.labels[j]) if self.labels is not None else -1
             return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1), label
         raise GanforgeError("no readable image in the data set")
+
+
+def _check_same_size(files: list[Path]) -> None:
+    """Without resizing, streamed images must share one size: read the headers only, up front (an error
+    raised inside a DataLoader worker would reach the user as a traceback)."""
+    from PIL import Image
+
+    first: tuple[Path, tuple[int, int]] | None = None
+    for f in files:
+        try:
+            with Image.open(f) as img:
+                size = img.size
+        except (OSError, ValueError, SyntaxError):
+            continue  # unreadable files are skipped (with a warning) when they are decoded
+        if first is None:
+            first = (f, size)
+        elif size != first[1]:
+            raise GanforgeError(f"images have mixed sizes with data.resize=none: {first[0]} is {first[1][0]}x"
+                                f"{first[1][1]}, {f} is {size[0]}x{size[1]}; set data.resize=shorter or stretch")
+
+
+def _worker_init(_: int) -> None:
+    # Ctrl-C reaches the whole process group: workers ignore it and the trainer stops them cleanly.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Data:
@@ -185,6 +208,8 @@ class Data:
             if cfg.limit:
                 src.files = (src.files or [])[:n]
                 src.labels = src.labels[:n] if src.labels is not None else None
+            if cfg.resize == "none":
+                _check_same_size(src.files or [])
             self.dataset = StreamDataset(src, cfg)
             self.n = len(self.dataset)
         if self.n < batch_size:
@@ -222,7 +247,8 @@ class Data:
             order = self._order(epoch)[: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
             loader = torch.utils.data.DataLoader(
                 self.dataset, batch_sampler=order[first:].tolist(), num_workers=self.cfg.workers,
-                pin_memory=pin, persistent_workers=False, prefetch_factor=4 if self.cfg.workers else None)
+                pin_memory=pin, prefetch_factor=4 if self.cfg.workers else None,
+                worker_init_fn=_worker_init if self.cfg.workers else None)
             for x, y in loader:
                 x = augment(x.to(self.device, non_blocking=True), self.cfg, seeded(self.seed, step, 2))
                 yield Batch(x, y.to(self.device) if self.has_labels else None)
