@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
-
-import os
 
 # The project's shared real data sits beside the checkout (../shared/data); GANFORGE_SHARED_DATA overrides.
 SHARED = Path(os.environ.get("GANFORGE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))

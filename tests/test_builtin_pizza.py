@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ganforge.data.builtin import CLASS_NAMES, BuiltinData, pizza, render_flat, sample_scenes
+from ganforge.data.builtin import (
+    CLASS_NAMES,
+    BuiltinData,
+    pizza,
+    render_flat,
+    sample_scenes,
+)
 from ganforge.errors import GanforgeError
 from ganforge.registry import BUILTIN_DATA
 

@@ -13,9 +13,10 @@ import torch
 from PIL import Image
 
 from ganforge.config import DataConfig
-from ganforge.data.loader import Data, augment, seeded
+from ganforge.data.loader import Data, augment
 from ganforge.data.sources import open_source
 from ganforge.errors import GanforgeError
+from ganforge.rng import seeded
 
 from .conftest import MNIST, write_images
 

@@ -11,10 +11,11 @@ import pytest
 import torch
 
 from ganforge.config import parse_override, resolve
-from ganforge.data.loader import Data, seeded
+from ganforge.data.loader import Data
 from ganforge.presets import get
 from ganforge.recipes.base import DataInfo
 from ganforge.recipes.dcgan import DCGAN
+from ganforge.rng import seeded
 
 from .conftest import MNIST
 

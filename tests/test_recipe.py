@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 
 from ganforge.config import parse_override, resolve
-from ganforge.data.loader import Batch, seeded
+from ganforge.data.loader import Batch
 from ganforge.recipes.base import DataInfo
 from ganforge.recipes.dcgan import DCGAN
+from ganforge.rng import seeded
 
 from .conftest import tiny_overrides
 

@@ -8,9 +8,9 @@ import torch
 
 from . import checkpoint
 from .config import from_dict
-from .data.loader import seeded
 from .recipes.base import DataInfo, Recipe
 from .registry import RECIPES
+from .rng import seeded
 
 
 def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple[Recipe, dict]:

@@ -23,11 +23,12 @@ import torch
 from . import checkpoint
 from .config import Config, save_yaml, to_plain
 from .data.images import make_grid, save_image
-from .data.loader import Data, seeded
+from .data.loader import Data
 from .errors import GanforgeError
 from .plots import plot_losses
 from .recipes.base import DataInfo, Recipe
 from .registry import RECIPES
+from .rng import seeded
 from .runlog import RunLog
 
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what

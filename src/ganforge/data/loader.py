@@ -25,6 +25,7 @@ import torch
 from ..config import DataConfig
 from ..errors import GanforgeError
 from ..paths import cache_dir
+from ..rng import seeded
 from .images import array_to_square, decode
 from .sources import Source, open_source
 
@@ -37,12 +38,6 @@ class Batch:
 
     image: torch.Tensor  # (N, C, H, W) float
     label: torch.Tensor | None = None  # (N,) int64
-
-
-def seeded(*parts: int) -> torch.Generator:
-    """A CPU generator determined by the given integers (order matters)."""
-    h = hashlib.sha256(",".join(map(str, parts)).encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & (2**63 - 1))
 
 
 def augment(images: torch.Tensor, cfg: DataConfig, gen: torch.Generator) -> torch.Tensor:

@@ -13,10 +13,10 @@ import torch
 from ..config import Config
 from ..errors import GanforgeError
 from ..losses import d_loss_nonsaturating, g_loss_nonsaturating
-from ..data.loader import seeded
-from ..nets.layers import EMA, standing_batchnorm_stats
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
+from ..nets.layers import EMA, standing_batchnorm_stats
 from ..registry import RECIPES
+from ..rng import seeded
 from .base import DataInfo, Recipe
 
 
