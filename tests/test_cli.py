@@ -127,3 +127,18 @@ def test_data_fetch_offline_fails_at_once_naming_url_and_folder(tmp_path: Path, 
                                    f"http://127.0.0.1:{port}/mnist"])
     assert time.time() - t0 < 10
     assert f"http://127.0.0.1:{port}/mnist/train-images-idx3-ubyte.gz" in line and str(tmp_path / "m") in line
+
+
+def test_train_without_arguments_is_the_offline_demo(capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert "name: dcgan-pizza" in out and "source: builtin:pizza" in out and "epochs: 28" in out
+
+
+def test_corrupt_images_warn_on_one_line_through_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    paths = write_images(tmp_path / "imgs", 12)
+    paths[0].write_bytes(b"broken")
+    argv = ["train", "--data", str(tmp_path / "imgs"), "--out", str(tmp_path / "run"), *tiny_overrides(**{"train.epochs": 1})]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert err.count("ganforge: warning: skipped 1 unreadable image(s) of 12") == 1

@@ -206,3 +206,8 @@ def test_fewer_images_than_a_batch(tmp_path: Path) -> None:
     write_images(tmp_path, 3)
     with pytest.raises(GanforgeError, match="has 3 images, fewer than train.batch_size=4"):
         data(DataConfig(source=str(tmp_path), image_size=16))
+
+
+def test_array_sources_stay_in_memory_even_when_streaming_is_asked() -> None:
+    d = data(DataConfig(source="builtin:pizza", image_size=16, builtin_n=8, in_memory="no"))
+    assert d.in_memory and d.n == 8

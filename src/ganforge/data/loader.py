@@ -188,8 +188,9 @@ class Data:
         if cfg.limit:
             n = min(n, cfg.limit)
         est_mb = n * cfg.channels * cfg.resolved_load_size**2 / 2**20
-        self.in_memory = cfg.in_memory == "yes" or (cfg.in_memory == "auto" and (src.array is not None
-                                                                                 or est_mb <= cfg.in_memory_limit_mb))
+        # Sources that arrive as arrays (IDX, CIFAR batches, builtin) are in memory already.
+        self.in_memory = src.array is not None or cfg.in_memory == "yes" or (
+            cfg.in_memory == "auto" and est_mb <= cfg.in_memory_limit_mb)
         self.images: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         if self.in_memory:
