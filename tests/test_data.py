@@ -211,3 +211,34 @@ def test_fewer_images_than_a_batch(tmp_path: Path) -> None:
 def test_array_sources_stay_in_memory_even_when_streaming_is_asked() -> None:
     d = data(DataConfig(source="builtin:pizza", image_size=16, builtin_n=8, in_memory="no"))
     assert d.in_memory and d.n == 8
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    import gzip
+
+    code = 0x08  # unsigned bytes
+    header = bytes([0, 0, code, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_fashion_mnist_idx_written_by_the_test(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (10, 28, 28), dtype=np.uint8)
+    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
+    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.arange(10))
+    d = data(DataConfig(source=f"fashion-mnist:{tmp_path}", image_size=28, channels=1))
+    assert d.class_names[0] == "T-shirt/top" and d.class_names[9] == "Ankle boot"
+    assert torch.equal(d.images[:, 0], torch.from_numpy(images)) and d.labels.tolist() == list(range(10))
+    assert data(DataConfig(source=str(tmp_path), image_size=28, channels=1)).n == 10  # auto-detected as IDX
+
+
+def test_truncated_idx_is_an_error(tmp_path: Path) -> None:
+    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.zeros((4, 28, 28)))
+    import gzip
+
+    raw = gzip.open(tmp_path / "train-images-idx3-ubyte.gz").read()
+    with gzip.open(tmp_path / "train-images-idx3-ubyte.gz", "wb") as f:
+        f.write(raw[:-100])
+    with pytest.raises(GanforgeError, match="is truncated"):
+        data(DataConfig(source=f"mnist:{tmp_path}", image_size=28, channels=1))

@@ -90,7 +90,7 @@ def read_idx(path: Path) -> np.ndarray:
     offset = 4 + 4 * ndim
     if len(raw) - offset != int(np.prod(dims)):
         raise GanforgeError(f"IDX file {str(path)!r} is truncated: header says {dims}, {len(raw) - offset} bytes follow")
-    return np.frombuffer(raw, np.uint8, offset=offset).reshape(dims)
+    return np.frombuffer(raw, np.uint8, offset=offset).reshape(dims).copy()  # writable, for torch.from_numpy
 
 
 def _find(folder: Path, stem: str) -> Path | None:
