@@ -10,8 +10,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .registry import LOSSES
-
 
 def d_loss_nonsaturating(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """Discriminator's binary cross-entropy: E[-log D(x)] + E[-log(1 - D(G(z)))]."""
@@ -21,6 +19,3 @@ def d_loss_nonsaturating(real_logits: torch.Tensor, fake_logits: torch.Tensor) -
 def g_loss_nonsaturating(fake_logits: torch.Tensor) -> torch.Tensor:
     """Generator's non-saturating loss: E[-log D(G(z))]."""
     return F.softplus(-fake_logits).mean()
-
-
-LOSSES.register("nonsaturating")((d_loss_nonsaturating, g_loss_nonsaturating))

@@ -63,8 +63,9 @@ def check_run_dir(run_dir: Path, force: bool) -> list[str]:
     return existing
 
 
-def prepare_run_dir(run_dir: Path, force: bool) -> None:
-    for f in check_run_dir(run_dir, force):
+def prepare_run_dir(run_dir: Path, existing: list[str]) -> None:
+    """Remove the run files that ``check_run_dir`` found (only reached with --force) and create the folder."""
+    for f in existing:
         p = run_dir / f
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,9 @@ class Trainer:
         return {
             "recipe": self.cfg.recipe, "config": self.cfg.to_dict(), "step": self.step, "epoch": self.epoch,
             "data_info": to_plain(self.info), "state": self.recipe.state_dict(), "fixed_inputs": self.fixed,
-            "rng": checkpoint.rng_state(), "log_window": self.window,
+            "rng": checkpoint.rng_state(),
+            # the log window in progress, as plain floats (not device tensors)
+            "log_window": {**self.window, "sums": {k: float(v) for k, v in self.window["sums"].items()}},
         }
 
     @property
@@ -175,10 +178,6 @@ class Trainer:
             bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"}, refresh=False)
         self.window = {"sums": {}, "count": 0, "seconds": 0.0}
 
-    def _window_to_plain(self) -> None:
-        # Checkpoints hold plain floats, not device tensors.
-        self.window["sums"] = {k: float(v) for k, v in self.window["sums"].items()}
-
     def fit(self) -> str:
         """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run."""
         t, run_dir = self.cfg.train, self.run_dir
@@ -214,14 +213,12 @@ class Trainer:
                     if end_of_epoch:  # the window was just flushed: sampling and saving are not timed
                         self.recipe.end_epoch(self.epoch)
                         self.write_samples(log)
-                        self._window_to_plain()
                         self.save_checkpoint(epoch_file=True)
                         plot_losses(run_dir)
                         tick = time.perf_counter()
                     if stop.requested and self.step < self.total_steps:
                         status = stop.requested
                         self.window["seconds"] += time.perf_counter() - tick
-                        self._window_to_plain()
                         self.save_checkpoint(epoch_file=False)
                         break
             finally:
@@ -236,9 +233,9 @@ class Trainer:
 def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
     """A new run in ``run_dir``: the folder is checked, the resolved config saved."""
     init_ckpt = checkpoint.load(init, expect_recipe=cfg.recipe) if init else None
-    check_run_dir(run_dir, force)
+    existing = check_run_dir(run_dir, force)
     trainer = Trainer(cfg, run_dir, init=init_ckpt)  # bad data or settings fail here, before any file is written
-    prepare_run_dir(run_dir, force)
+    prepare_run_dir(run_dir, existing)
     save_yaml(cfg, run_dir / "config.yaml")
     return trainer
 

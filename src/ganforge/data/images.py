@@ -68,13 +68,17 @@ def fit_square(img: Image.Image, size: int, mode: str) -> Image.Image:
     return img  # 'none': the caller checks sizes
 
 
+def prepare(img: Image.Image, channels: int, size: int, mode: str) -> np.ndarray:
+    """A Pillow image -> writable uint8 array (H, W, C): channel conversion, then resize/crop."""
+    arr = np.array(fit_square(to_mode(img, channels), size, mode), dtype=np.uint8)
+    return arr[:, :, None] if arr.ndim == 2 else arr
+
+
 def decode(path: Path, channels: int, size: int, mode: str) -> np.ndarray:
     """One file -> uint8 array (H, W, C). Raises OSError/ValueError for corrupt or truncated files."""
     with Image.open(path) as img:
         img.load()  # forces a full decode: truncated files fail here, not later
-        out = fit_square(to_mode(img, channels), size, mode)
-        arr = np.array(out, dtype=np.uint8)  # a writable copy
-    return arr[:, :, None] if arr.ndim == 2 else arr
+        return prepare(img, channels, size, mode)
 
 
 def array_to_square(arr: np.ndarray, channels: int, size: int, mode: str) -> np.ndarray:
@@ -86,9 +90,7 @@ def array_to_square(arr: np.ndarray, channels: int, size: int, mode: str) -> np.
         return np.ascontiguousarray(arr)
     out = np.empty((n, size, size, channels) if mode != "none" else (n, h, w, channels), np.uint8)
     for i in range(n):
-        img = Image.fromarray(arr[i, :, :, 0] if c == 1 else arr[i])
-        a = np.asarray(fit_square(to_mode(img, channels), size, mode), dtype=np.uint8)
-        out[i] = a[:, :, None] if a.ndim == 2 else a
+        out[i] = prepare(Image.fromarray(arr[i, :, :, 0] if c == 1 else arr[i]), channels, size, mode)
     return out
 
 
