@@ -14,7 +14,7 @@ from ganforge.config import parse_override, resolve
 from ganforge.data.loader import Data
 from ganforge.presets import get
 from ganforge.recipes.base import DataInfo
-from ganforge.recipes.dcgan import DCGAN
+from ganforge.recipes.gan import DCGAN
 from ganforge.rng import seeded
 
 from .conftest import MNIST

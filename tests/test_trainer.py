@@ -48,7 +48,7 @@ def test_a_run_leaves_config_metrics_samples_checkpoints(tmp_path: Path, images:
     assert all(0 < r["d_real"] < 1 and 0 < r["d_fake"] < 1 and r["images_per_s"] > 0 for r in rows)
     ck = torch.load(run / "last.pt", weights_only=True)
     assert ck["step"] == 15 and ck["epoch"] == 3 and ck["recipe"] == "dcgan"
-    assert ck["config"]["train"]["epochs"] == 3 and ck["fixed_inputs"].shape == (64, 8)
+    assert ck["config"]["train"]["epochs"] == 3 and ck["fixed_inputs"]["z"].shape == (64, 8)
     assert set(ck["state"]["nets"]) == {"g", "d", "g_ema"} and set(ck["state"]["optimizers"]) == {"g", "d"}
     grid = Image.open(run / "samples" / "epoch_003.png")
     assert grid.size == (8 * 18 + 2, 8 * 18 + 2)  # 64 samples of 16x16 in an 8x8 grid, 2-pixel padding

@@ -77,21 +77,51 @@ def _finish(t: Any) -> int:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from .data.images import save_each, save_grid
-    from .sampling import load_recipe, sample
+    from .sampling import class_grid, class_index, load_recipe, sample
 
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
-    recipe, _ = load_recipe(args.source, args.device)
-    images = sample(recipe, args.n, args.seed)
+    recipe, ckpt = load_recipe(args.source, args.device)
+    label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
+    if recipe.data.points:  # a toy run: points as CSV and a scatter plot
+        return _sample_points(recipe, ckpt, args, out)
+    nrow = args.nrow
+    if getattr(recipe, "conditional", False) and label is None:
+        images, cols = class_grid(recipe, args.n, args.seed)  # one row per class
+        nrow = nrow or cols
+    else:
+        images = sample(recipe, args.n, args.seed, label)
     if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:
-        paths = save_each(images, out, [f"sample_{i:05d}.png" for i in range(args.n)])
+        paths = save_each(images, out, [f"sample_{i:05d}.png" for i in range(len(images))])
         print(f"ganforge: wrote {len(paths)} images to {out}", file=sys.stderr)
     else:
         if out.suffix.lower() != ".png":
             raise GanforgeError(f"--out {args.out!r}: a grid is written as .png; give NAME.png or a folder DIR/")
-        save_grid(images, out, nrow=args.nrow)
-        print(f"ganforge: wrote a grid of {args.n} images to {out}", file=sys.stderr)
+        save_grid(images, out, nrow=nrow)
+        print(f"ganforge: wrote a grid of {len(images)} images to {out}", file=sys.stderr)
+    return 0
+
+
+def _sample_points(recipe: Any, ckpt: dict, args: argparse.Namespace, out: Path) -> int:
+    import numpy as np
+
+    from .config import from_dict
+    from .data.sources import open_source
+    from .data.toy import mode_metrics, scatter_png
+    from .sampling import sample
+
+    if out.suffix.lower() not in (".csv", ".png"):
+        raise GanforgeError(f"--out {args.out!r}: a toy run writes points as NAME.csv (and NAME.png beside it) "
+                            f"or a scatter as NAME.png")
+    toy = open_source(from_dict(ckpt["config"]).data).toy
+    points = sample(recipe, args.n, args.seed).float().cpu().numpy()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    csv, png = out.with_suffix(".csv"), out.with_suffix(".png")
+    np.savetxt(csv, points, delimiter=",", header="x,y", comments="", fmt="%.6f")
+    scatter_png(points, toy, png, title=f"{args.n} samples, seed {args.seed}")
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in mode_metrics(points, toy).items())
+    print(f"ganforge: wrote {args.n} points to {csv} and a scatter to {png}; {metrics}", file=sys.stderr)
     return 0
 
 
@@ -138,9 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
-    s.add_argument("--n", type=int, default=64, help="number of samples (default 64)")
-    s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample")
+    s.add_argument("--n", type=int, default=64, help="number of samples (default 64; toys: points)")
+    s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample; toys: points.csv")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--class", dest="class_", metavar="K", help="conditional models: a class index or name "
+                   "(default: a grid with one row per class)")
     s.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)

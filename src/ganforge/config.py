@@ -278,6 +278,7 @@ def resolve(layers: list[Mapping[str, Any]]) -> Config:
             raise GanforgeError(f"unknown config key '{k}'; valid top-level keys: {', '.join(top)}")
     recipe_name = str(merged.get("recipe", "dcgan"))
     recipe_cls = RECIPES.get(recipe_name)
+    merged = merge(getattr(recipe_cls, "defaults", {}), merged)  # the recipe's own defaults lie under everything
     for s in ("model", *SECTIONS):
         if not isinstance(merged.get(s, {}), Mapping):
             raise GanforgeError(f"config key '{s}' must be a section (a mapping), got {merged[s]!r}")

@@ -1,4 +1,4 @@
-"""Explicit registries (networks, recipes, data kinds, built-in data sets): a decorator registers a name; an unknown name raises an error listing valid names.
+"""Explicit registries (networks, recipes, losses, data kinds, built-in data sets): a decorator registers a name; an unknown name raises an error listing valid names.
 
 No import-by-filename and no dotted class strings: every registered object is imported by
 ``ganforge.registry.load_builtins`` so that the registries are complete before they are read.
@@ -48,6 +48,7 @@ class Registry(Generic[T]):
 
 NETS: Registry = Registry("network")
 RECIPES: Registry = Registry("recipe")
+LOSSES: Registry = Registry("loss")
 DATASETS: Registry = Registry("dataset")
 BUILTIN_DATA: Registry = Registry("built-in dataset")
 
@@ -60,6 +61,7 @@ def load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
+    from . import losses  # noqa: F401
     from .data import builtin, sources  # noqa: F401
-    from .nets import dcgan  # noqa: F401
-    from .recipes import dcgan as _dcgan  # noqa: F401
+    from .nets import dcgan, mlp, wgangp  # noqa: F401
+    from .recipes import gan  # noqa: F401

@@ -8,6 +8,7 @@ import torch
 
 from . import checkpoint
 from .config import from_dict
+from .errors import GanforgeError
 from .recipes.base import DataInfo, Recipe
 from .registry import RECIPES
 from .rng import seeded
@@ -19,12 +20,37 @@ def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple
     recipe_cls = RECIPES.get(ckpt["recipe"])
     cfg = from_dict(ckpt["config"])
     info = ckpt["data_info"]
-    data = DataInfo(info["channels"], info["image_size"], tuple(info["class_names"]) if info["class_names"] else None)
+    names = tuple(info["class_names"]) if info.get("class_names") else None
+    data = DataInfo(info["channels"], info["image_size"], names, int(info.get("points", 0)))
     recipe = recipe_cls(cfg, data, torch.device(device))
     recipe.load_state_dict(ckpt["state"], nets_only=True)
     return recipe, ckpt
 
 
-def sample(recipe: Recipe, n: int, seed: int) -> torch.Tensor:
-    """``n`` images in [-1, 1]; the same seed gives the same images."""
-    return recipe.generate(recipe.sample_inputs(n, seeded(seed, 4)))
+def class_index(recipe: Recipe, value: str) -> int:
+    """``--class`` as an index or a class name -> the index; one-line errors for the rest."""
+    names = recipe.data.class_names
+    if not getattr(recipe, "conditional", False) or not names:
+        raise GanforgeError(f"--class {value}: recipe {recipe.cfg.recipe} is unconditional (it takes no class)")
+    if value in names:
+        return names.index(value)
+    try:
+        k = int(value)
+    except ValueError:
+        k = -1
+    if not 0 <= k < len(names):
+        raise GanforgeError(f"--class {value!r} is out of range; allowed: 0..{len(names) - 1} or a class name "
+                            f"({', '.join(names)})")
+    return k
+
+
+def sample(recipe: Recipe, n: int, seed: int, label: int | None = None) -> torch.Tensor:
+    """``n`` images in [-1, 1] (of class ``label`` for conditional models); the same seed gives the same images."""
+    labels = None if label is None else torch.full((n,), label, dtype=torch.long)
+    return recipe.generate(recipe.sample_inputs(n, seeded(seed, 4), labels))
+
+
+def class_grid(recipe: Recipe, n: int, seed: int) -> tuple[torch.Tensor, int]:
+    """About ``n`` images of a conditional model, one row per class; returns (images, images per row)."""
+    inputs, nrow = recipe.preview_inputs(n, seeded(seed, 4))
+    return recipe.generate(inputs), nrow

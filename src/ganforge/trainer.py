@@ -10,6 +10,7 @@ window, none inside the step). At each epoch end: a sample grid from the fixed n
 from __future__ import annotations
 
 import json
+import math
 import platform
 import shutil
 import signal
@@ -107,18 +108,24 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         self.data = Data(cfg.data, t.batch_size, t.seed, self.device)
-        self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names)
+        self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim)
         self.recipe: Recipe = RECIPES.get(cfg.recipe)(cfg, self.info, self.device)
-        self.fixed = self.recipe.sample_inputs(t.n_samples, seeded(t.seed, 3))
-        self.step, self.window = 0, {"sums": {}, "count": 0, "seconds": 0.0}
+        # fixed inputs of the per-epoch samples (a class grid for conditional models, a point cloud for toys)
+        self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
+        self.step, self.window = 0, self._empty_window()
         self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
         if init is not None:  # warm start: networks only
             self.recipe.load_state_dict(init["state"], nets_only=True)
         if resume is not None:
             self.recipe.load_state_dict(resume["state"])
             self.step, self.fixed = resume["step"], resume["fixed_inputs"]
-            self.window = resume.get("log_window", self.window)
+            self.window = {**self._empty_window(), **resume.get("log_window", {})}
             checkpoint.set_rng_state(resume["rng"])
+
+    @staticmethod
+    def _empty_window() -> dict[str, Any]:
+        # per-key counts: some scalars exist only on some steps (loss_g with n_critic > 1)
+        return {"sums": {}, "counts": {}, "count": 0, "seconds": 0.0}
 
     # ----------------------------------------------------------------------------------------------
     def payload(self) -> dict[str, Any]:
@@ -127,7 +134,8 @@ class Trainer:
             "data_info": to_plain(self.info), "state": self.recipe.state_dict(), "fixed_inputs": self.fixed,
             "rng": checkpoint.rng_state(),
             # the log window in progress, as plain floats (not device tensors)
-            "log_window": {**self.window, "sums": {k: float(v) for k, v in self.window["sums"].items()}},
+            "log_window": {**self.window, "sums": {k: float(v) for k, v in self.window["sums"].items()},
+                           "counts": dict(self.window["counts"])},
         }
 
     @property
@@ -147,9 +155,17 @@ class Trainer:
                 p.unlink()
 
     def write_samples(self, log: RunLog) -> None:
-        images = self.recipe.generate(self.fixed)
-        grid = make_grid(images, nrow=8)
-        save_image(grid, self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png")
+        out = self.recipe.generate(self.fixed)
+        path = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
+        if self.info.points:  # 2-D toys: a scatter over the real density, and the mode metrics
+            from .data.toy import mode_metrics, scatter_png
+
+            points = out.float().cpu().numpy()
+            scatter_png(points, self.data.toy, path, title=f"{self.cfg.recipe}, epoch {self.epoch}, step {self.step}")
+            log.log(self.step, {k: round(float(v), 6) for k, v in mode_metrics(points, self.data.toy).items()})
+            return
+        grid = make_grid(out, nrow=self.nrow)
+        save_image(grid, path)
         log.image("samples", grid, self.step)
 
     def write_facts(self, **extra: Any) -> None:
@@ -162,21 +178,36 @@ class Trainer:
         path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
 
     # ----------------------------------------------------------------------------------------------
-    def _flush_window(self, log: RunLog, bar: Any) -> None:
+    def _check_finite(self) -> None:
+        sums = self.window["sums"]
+        if sums and not bool(torch.isfinite(torch.stack([torch.as_tensor(v).float().cpu() for v in sums.values()])).all()):
+            self._flush_window(None, None)  # raises, naming the scalar and the step
+
+    def _flush_window(self, log: RunLog | None, bar: Any) -> None:
         """Window means -> one metrics row (a single host sync per window)."""
         w = self.window
         if not w["count"]:
             return
         keys = list(w["sums"])
-        means = (torch.stack([torch.as_tensor(w["sums"][k], dtype=torch.float64) for k in keys]).cpu()
-                 / w["count"]).tolist()
+        counts = torch.tensor([w["counts"][k] for k in keys], dtype=torch.float64)
+        means = (torch.stack([torch.as_tensor(w["sums"][k], dtype=torch.float64) for k in keys]).cpu() / counts).tolist()
+        bad = [k for k, v in zip(keys, means) if not math.isfinite(v)]
+        if bad:
+            last = self.run_dir / "last.pt"
+            good = f"the last good checkpoint is {last} (step {checkpoint.load(last)['step']}), left intact" \
+                if last.is_file() else "no checkpoint was written yet"
+            raise GanforgeError(f"{bad[0]} became {means[keys.index(bad[0])]} by step {self.step} (steps "
+                                f"{self.step - w['count'] + 1}-{self.step}); training stopped; {good}. Try a lower "
+                                f"optim.lr, or a gradient penalty")
         row = {k: round(v, 6) for k, v in zip(keys, means)}
         row["epoch"] = round(self.step / self.data.steps_per_epoch, 4)
         row["images_per_s"] = round(w["count"] * self.cfg.train.batch_size / max(w["seconds"], 1e-9), 2)
+        if log is None:
+            return
         log.log(self.step, row)
         if bar is not None:
             bar.set_postfix({k: f"{v:.3g}" for k, v in row.items() if k != "epoch"}, refresh=False)
-        self.window = {"sums": {}, "count": 0, "seconds": 0.0}
+        self.window = self._empty_window()
 
     def fit(self) -> str:
         """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run."""
@@ -198,9 +229,10 @@ class Trainer:
                     # One step: the recipe does all of D/G; the loop only keeps score.
                     scalars = self.recipe.train_step(next(batches))
                     self.step += 1
-                    sums = self.window["sums"]
+                    sums, counts = self.window["sums"], self.window["counts"]
                     for k, v in scalars.items():
                         sums[k] = sums[k] + v if k in sums else v
+                        counts[k] = counts.get(k, 0) + 1
                     self.window["count"] += 1
                     if bar is not None:
                         bar.update(1)
@@ -219,6 +251,7 @@ class Trainer:
                     if stop.requested and self.step < self.total_steps:
                         status = stop.requested
                         self.window["seconds"] += time.perf_counter() - tick
+                        self._check_finite()  # never save a checkpoint over NaN weights
                         self.save_checkpoint(epoch_file=False)
                         break
             finally:

@@ -36,7 +36,7 @@ CACHE_VERSION = 1
 class Batch:
     """What a recipe's ``train_step`` receives: images in [-1, 1] on the device, labels if any."""
 
-    image: torch.Tensor  # (N, C, H, W) float
+    image: torch.Tensor  # (N, C, H, W) float; (N, D) for point data
     label: torch.Tensor | None = None  # (N,) int64
 
 
@@ -184,9 +184,16 @@ class Data:
         src = open_source(cfg)
         self.description = src.description
         self.class_names = src.class_names
+        self.toy, self.points_dim = src.toy, 0
         n = len(src)
         if cfg.limit:
             n = min(n, cfg.limit)
+        if src.points is not None:  # point data (2-D toys): a float tensor on the device, no augmentation
+            self.points = torch.from_numpy(src.points[:n]).float().to(device)
+            self.points_dim, self.n, self.in_memory = self.points.shape[1], len(self.points), True
+            self.images = self.labels = None
+            self._finish(batch_size)
+            return
         est_mb = n * cfg.channels * cfg.resolved_load_size**2 / 2**20
         # Sources that arrive as arrays (IDX, CIFAR batches, builtin) are in memory already.
         self.in_memory = src.array is not None or cfg.in_memory == "yes" or (
@@ -208,8 +215,12 @@ class Data:
                 _check_same_size(src.files or [])
             self.dataset = StreamDataset(src, cfg)
             self.n = len(self.dataset)
+        self._finish(batch_size)
+
+    def _finish(self, batch_size: int) -> None:
         if self.n < batch_size:
-            raise GanforgeError(f"the data set has {self.n} images, fewer than train.batch_size={batch_size}")
+            raise GanforgeError(f"the data set has {self.n} {'points' if self.points_dim else 'images'}, fewer than "
+                                f"train.batch_size={batch_size}")
         self.steps_per_epoch = self.n // batch_size  # the last partial batch is dropped (BatchNorm)
         self._perm_epoch, self._perm = -1, torch.empty(0)
 
@@ -225,7 +236,16 @@ class Data:
 
     def batches(self, start_step: int = 0) -> Iterator[Batch]:
         """Batches for steps ``start_step, start_step + 1, ...`` (forever)."""
+        if self.points_dim:
+            return self._point_batches(start_step)
         return self._memory_batches(start_step) if self.in_memory else self._stream_batches(start_step)
+
+    def _point_batches(self, step: int) -> Iterator[Batch]:
+        while True:
+            epoch, i = divmod(step, self.steps_per_epoch)
+            idx = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size].to(self.points.device)
+            yield Batch(self.points[idx])
+            step += 1
 
     def _memory_batches(self, step: int) -> Iterator[Batch]:
         assert self.images is not None

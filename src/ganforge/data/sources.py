@@ -16,7 +16,7 @@ import gzip
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -44,8 +44,12 @@ class Source:
     files: list[Path] | None = None
     labels: np.ndarray | None = None  # int64 (N,)
     class_names: tuple[str, ...] | None = None
+    points: np.ndarray | None = None  # float32 (N, D): a point data set (2-D toys) instead of images
+    toy: Any = None  # the toy distribution that drew ``points`` (for scatter plots and mode metrics)
 
     def __len__(self) -> int:
+        if self.points is not None:
+            return len(self.points)
         return len(self.array) if self.array is not None else len(self.files or [])
 
 
@@ -211,6 +215,16 @@ def read_builtin(name: str, cfg: DataConfig) -> Source:
     return Source(f"builtin:{name} ({cfg.builtin_n} images, seed {cfg.builtin_seed})",
                   f"builtin|{name}|{cfg.builtin_n}|{cfg.builtin_seed}|{size}",
                   array=out.images, labels=out.labels, class_names=tuple(out.class_names))
+
+
+@DATASETS.register("toy")
+def read_toy(spec: str, cfg: DataConfig) -> Source:
+    """``toy:ring``, ``toy:grid``, ``toy:spiral`` (optionally ``toy:ring:modes=8,scale=2,std=0.02``): 2-D points."""
+    from .toy import parse_toy
+
+    toy = parse_toy(spec)
+    return Source(f"{toy.describe()} ({cfg.builtin_n} points, seed {cfg.builtin_seed})", f"toy|{spec}|{cfg.builtin_n}",
+                  points=toy.sample(cfg.builtin_n, cfg.builtin_seed), toy=toy)
 
 
 # --------------------------------------------------------------------------------------------------

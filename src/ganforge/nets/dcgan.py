@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..registry import NETS
-from .layers import check_input, init_normal
+from .layers import MinibatchStd, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
 
 SIZES = (16, 32, 64, 128, 256)
 
@@ -33,40 +33,59 @@ def n_stages(image_size: int) -> int:
 
 @NETS.register("dcgan_generator")
 class DCGANGenerator(nn.Module):
-    def __init__(self, latent_dim: int = 100, width: int = 64, channels: int = 3, image_size: int = 64) -> None:
+    """``n_classes`` > 0: the one-hot label is appended to z (a conditional DCGAN). ``dropout`` > 0:
+    dropout after every hidden block (off at sampling time, like all dropout in eval mode)."""
+
+    def __init__(self, latent_dim: int = 100, width: int = 64, channels: int = 3, image_size: int = 64,
+                 n_classes: int = 0, dropout: float = 0.0) -> None:
         super().__init__()
-        self.latent_dim, self.image_size, self.channels = latent_dim, image_size, channels
+        self.latent_dim, self.image_size, self.channels, self.n_classes = latent_dim, image_size, channels, n_classes
         n = n_stages(image_size)
         ch = width * 2 ** (n - 1)  # 512 for 64x64
-        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim, ch, 4, 1, 0, bias=False), nn.BatchNorm2d(ch), nn.ReLU(True)]
+        drop = [nn.Dropout(dropout)] if dropout else []
+        layers: list[nn.Module] = [nn.ConvTranspose2d(latent_dim + n_classes, ch, 4, 1, 0, bias=False),
+                                   nn.BatchNorm2d(ch), nn.ReLU(True), *drop]
         for _ in range(n - 1):
-            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True)]
+            layers += [nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch // 2), nn.ReLU(True),
+                       *([nn.Dropout(dropout)] if dropout else [])]
             ch //= 2
         layers += [nn.ConvTranspose2d(ch, channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.main = nn.Sequential(*layers)
         init_normal(self)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"generator expects z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.main(z[:, :, None, None])  # (N, nz) -> (N, nz, 1, 1) -> (N, C, S, S)
+        h = with_labels(z, y, self.n_classes)
+        return self.main(h[:, :, None, None])  # (N, nz) -> (N, nz, 1, 1) -> (N, C, S, S)
 
 
 @NETS.register("dcgan_discriminator")
 class DCGANDiscriminator(nn.Module):
-    def __init__(self, width: int = 64, channels: int = 3, image_size: int = 64) -> None:
+    """Options of the GAN toolbox: ``norm`` (batch as in the paper, layer or none: no BatchNorm in a
+    critic with a gradient penalty), ``n_classes`` (label maps concatenated to the image), ``packing``
+    (PacGAN), ``minibatch_std`` (a std feature map before the last conv), ``spectral_norm``."""
+
+    def __init__(self, width: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch",
+                 n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False) -> None:
         super().__init__()
-        self.image_size, self.channels = image_size, channels
+        self.image_size, self.channels, self.n_classes, self.packing = image_size, channels, n_classes, packing
         n = n_stages(image_size)
         ch = width
-        layers: list[nn.Module] = [nn.Conv2d(channels, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
+        layers: list[nn.Module] = [nn.Conv2d((channels + n_classes) * packing, ch, 4, 2, 1, bias=False),
+                                   nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, True)]
+            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, ch * 2), nn.LeakyReLU(0.2, True)]
             ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        if minibatch_std:
+            layers += [MinibatchStd()]
+        layers += [nn.Conv2d(ch + int(minibatch_std), 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
         init_normal(self)
+        if spectral_norm:
+            spectral_normalize(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         check_input(x, "discriminator", self.channels, self.image_size)
-        return self.main(x).flatten()  # (N, 1, 1, 1) -> (N,) logits
+        h = pack(with_labels(x, y, self.n_classes), self.packing)  # (N/m, m*(C+K), S, S)
+        return self.main(h).flatten()  # (N/m, 1, 1, 1) -> (N/m,) logits

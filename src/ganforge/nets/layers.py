@@ -42,7 +42,8 @@ def standing_batchnorm_stats(net: nn.Module, make_input, batches: int = 8) -> No
 
     A generator trained with batch statistics drifts faster than the momentum-0.1 running averages
     follow, so eval-mode samples come out washed-out; BigGAN (Brock et al. 2019, appendix C.1)
-    "standing statistics" fix that. ``make_input(i)`` returns the i-th input batch.
+    "standing statistics" fix that. ``make_input(i)`` returns the i-th input batch (or a tuple of
+    the network's arguments).
     """
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
     if not bns:
@@ -54,7 +55,8 @@ def standing_batchnorm_stats(net: nn.Module, make_input, batches: int = 8) -> No
         m.momentum = None  # cumulative moving average: the exact mean over the batches seen
     net.train()
     for i in range(batches):
-        net(make_input(i))
+        x = make_input(i)
+        net(*x) if isinstance(x, tuple) else net(x)
     for m, mom in zip(bns, saved):
         m.momentum = mom
     net.train(was_training)
@@ -88,3 +90,82 @@ class EMA:
     def load_state_dict(self, state: dict) -> None:
         self.net.load_state_dict(state["net"])
         self.updates = int(state["updates"])
+
+
+# --------------------------------------------------------------------------------------------------
+# Pieces the GAN family's discriminators and generators share (conditioning, packing, tricks)
+
+
+def one_hot(y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(N,) int64 labels -> (N, K) float one-hot vectors."""
+    if y is None:
+        raise ValueError("this network is class-conditional: pass labels y")
+    return torch.nn.functional.one_hot(y.long(), n_classes).float()
+
+
+def with_labels(x: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torch.Tensor:
+    """Condition an input on labels by concatenation (Mirza & Osindero 2014): a vector (N, F) gets the
+    one-hot label appended, (N, F + K); an image (N, C, H, W) gets K constant label maps, (N, C + K, H, W).
+    A one-hot vector followed by a linear layer is a learned label embedding."""
+    if not n_classes:
+        return x
+    h = one_hot(y, n_classes).to(x.dtype)
+    if x.dim() == 4:
+        h = h[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
+    return torch.cat([x, h], 1)
+
+
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN (Lin et al. 2018): m consecutive samples become one input, (N, C, ...) -> (N/m, m*C, ...)."""
+    if m == 1:
+        return x
+    if x.shape[0] % m:
+        raise ValueError(f"packing {m} does not divide the batch of {x.shape[0]}")
+    return x.reshape(x.shape[0] // m, m * x.shape[1], *x.shape[2:])
+
+
+class MinibatchStd(nn.Module):
+    """Minibatch standard deviation (Karras et al. 2018, ProGAN, section 3): the std of each feature over
+    a group of samples, averaged into one number per group and appended as one more feature (map)."""
+
+    def __init__(self, group_size: int = 4) -> None:
+        super().__init__()
+        self.group_size = group_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        g = min(self.group_size, n)
+        while n % g:  # the largest group size <= group_size that divides the batch
+            g -= 1
+        y = x.reshape(g, n // g, *x.shape[1:])  # (G, M, C, ...): sample i is in group i % M
+        std = (y.var(0, unbiased=False) + 1e-8).sqrt()  # (M, C, ...)
+        s = std.flatten(1).mean(1)  # (M,)
+        s = s.repeat(g)  # back to (N,), matching the grouping above
+        shape = (n, 1, *x.shape[2:])
+        return torch.cat([x, s.view(n, *([1] * (x.dim() - 1))).expand(shape)], 1)
+
+
+def spectral_normalize(module: nn.Module) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018) of every conv and linear weight, one power iteration
+    per forward, through torch's parametrization."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            spectral_norm(m)
+    return module
+
+
+def norm_2d(kind: str, channels: int) -> nn.Module:
+    """The normalisation of a discriminator block: batch, layer (over C, H, W with a per-channel affine,
+    the WGAN-GP critic's choice: GroupNorm with one group) or none."""
+    if kind == "batch":
+        return nn.BatchNorm2d(channels)
+    if kind == "layer":
+        return nn.GroupNorm(1, channels)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; choices: batch, layer, none")
+
+
+NORMS = ("batch", "layer", "none")

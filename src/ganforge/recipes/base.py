@@ -23,11 +23,13 @@ class DataInfo:
     channels: int
     image_size: int
     class_names: tuple[str, ...] | None = None
+    points: int = 0  # dimension of point data (2-D toys); 0 = images
 
 
 class Recipe:
     name: ClassVar[str]
     config_cls: ClassVar[type]
+    defaults: ClassVar[dict[str, Any]] = {}  # config layer under every preset (e.g. the recipe's optimiser)
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
@@ -42,13 +44,17 @@ class Recipe:
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def sample_inputs(self, n: int, generator: torch.Generator) -> torch.Tensor:
-        """The inputs ``generate`` takes (noise for unconditional GANs), drawn on the CPU."""
+    def sample_inputs(self, n: int, generator: torch.Generator, labels: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """The inputs ``generate`` takes (noise, and labels for conditional models), drawn on the CPU."""
         raise NotImplementedError
 
+    def preview_inputs(self, n: int, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
+        """Inputs of the per-epoch sample image, and images per grid row (0: not a grid)."""
+        return self.sample_inputs(n, generator), 8
+
     @torch.no_grad()
-    def generate(self, inputs: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] for the given inputs, in inference mode."""
+    def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Images in [-1, 1] (or points) for the given inputs, in inference mode."""
         raise NotImplementedError
 
     def end_epoch(self, epoch: int) -> None:

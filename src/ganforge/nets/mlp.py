@@ -1,0 +1,68 @@
+"""Generator and discriminator of dense layers: the "vanilla" GAN of Goodfellow et al. (2014) as the
+seeds and most tutorials build it on MNIST (G: z -> 256 -> 512 -> 1024 -> 784, LeakyReLU 0.2,
+optional BatchNorm, Tanh; D: 784 -> 1024 -> 512 -> 256 -> 1 logit, LeakyReLU 0.2), and the same
+networks on 2-D points (no Tanh: toy data is not bounded to [-1, 1]).
+
+Conditional (Mirza & Osindero 2014): the one-hot label is concatenated to z in G and to the flattened
+input in D. ``out_shape`` is (C, H, W) for images or (D,) for points.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ..registry import NETS
+from .layers import MinibatchStd, pack, spectral_normalize, with_labels
+
+
+@NETS.register("mlp_generator")
+class MLPGenerator(nn.Module):
+    def __init__(self, latent_dim: int = 100, out_shape: tuple[int, ...] = (1, 28, 28),
+                 hidden: tuple[int, ...] = (256, 512, 1024), batchnorm: bool = True, dropout: float = 0.0,
+                 n_classes: int = 0, tanh: bool = True) -> None:
+        super().__init__()
+        self.latent_dim, self.out_shape, self.n_classes = latent_dim, tuple(out_shape), n_classes
+        layers: list[nn.Module] = []
+        width = latent_dim + n_classes
+        for i, h in enumerate(hidden):
+            # no BatchNorm on the first layer (it would normalise the noise itself), as in the common MNIST code
+            layers += [nn.Linear(width, h), *([nn.BatchNorm1d(h)] if batchnorm and i else []), nn.LeakyReLU(0.2, True),
+                       *([nn.Dropout(dropout)] if dropout else [])]
+            width = h
+        layers += [nn.Linear(width, math.prod(out_shape)), *([nn.Tanh()] if tanh else [])]
+        self.main = nn.Sequential(*layers)  # PyTorch's default init, as the MLP GAN code the seeds follow
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"generator expects z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.main(with_labels(z, y, self.n_classes)).view(-1, *self.out_shape)  # (N, prod) -> (N, *out_shape)
+
+
+@NETS.register("mlp_discriminator")
+class MLPDiscriminator(nn.Module):
+    def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), hidden: tuple[int, ...] = (1024, 512, 256),
+                 n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False,
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        self.in_shape, self.n_classes, self.packing = tuple(in_shape), n_classes, packing
+        width = (math.prod(in_shape) + n_classes) * packing
+        layers: list[nn.Module] = []
+        for h in hidden:
+            layers += [nn.Linear(width, h), nn.LeakyReLU(0.2, True), *([nn.Dropout(dropout)] if dropout else [])]
+            width = h
+        if minibatch_std:
+            layers += [MinibatchStd()]
+        layers += [nn.Linear(width + int(minibatch_std), 1)]
+        self.main = nn.Sequential(*layers)  # PyTorch's default init, as the MLP GAN code the seeds follow
+        if spectral_norm:
+            spectral_normalize(self)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if tuple(x.shape[1:]) != self.in_shape:
+            raise ValueError(f"discriminator expects input of shape (N, {', '.join(map(str, self.in_shape))}), "
+                             f"got {tuple(x.shape)}")
+        h = pack(with_labels(x.flatten(1), y, self.n_classes), self.packing)  # (N/m, m*(F+K))
+        return self.main(h).flatten()  # (N/m,) logits
