@@ -90,4 +90,4 @@ def test_unknown_preset() -> None:
 def test_every_preset_resolves() -> None:
     for name, p in presets.PRESETS.items():
         cfg = resolve([p.layer])
-        assert cfg.recipe == "dcgan", name
+        assert cfg.recipe == p.layer["recipe"] and cfg.name == "", name

@@ -21,18 +21,25 @@ def _train_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
     from . import presets
     from .config import load_file, parse_override
 
-    layers: list[dict[str, Any]] = []
     file_layer = load_file(args.config) if args.config else {}
-    preset_name = args.preset or file_layer.pop("preset", None) or (None if args.config else presets.DEFAULT)
+    overrides = [parse_override(o) for o in args.overrides]
+    chosen_recipe = next((o["recipe"] for o in reversed(overrides) if "recipe" in o), file_layer.get("recipe"))
+    preset_name = args.preset or file_layer.pop("preset", None)
+    if preset_name is None and not args.config and chosen_recipe is None:
+        preset_name = presets.DEFAULT  # `ganforge train` alone: the offline demo
+    layers: list[dict[str, Any]] = []
     if preset_name:
         preset = presets.get(preset_name)
+        if chosen_recipe is not None and chosen_recipe != preset.layer["recipe"]:
+            raise GanforgeError(f"preset {preset_name} is for recipe {preset.layer['recipe']}, but recipe={chosen_recipe} "
+                                f"was given; drop one of them")
         layers.append({"name": preset_name, **preset.layer})
         if preset.needs_data and not args.data and "source" not in file_layer.get("data", {}):
             raise GanforgeError(f"preset {preset_name} needs data: pass --data PATH (an image folder)")
     layers.append(file_layer)
     if args.data:
         layers.append({"data": {"source": args.data}})
-    layers.extend(parse_override(o) for o in args.overrides)
+    layers.extend(overrides)
     return layers
 
 

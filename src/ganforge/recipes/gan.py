@@ -364,4 +364,3 @@ class ConditionalGAN(MLPGAN):
     conditional = True
 
 
-__all__ = ["GAN", "GANOptions", "DCGAN", "ConditionalDCGAN", "WGANGP", "MLPGAN", "ConditionalGAN"]
