@@ -283,6 +283,8 @@ class DCGAN(GAN):
 
     name = "dcgan"
     config_cls = DCGANConfig
+    generator_cls: ClassVar[type[nn.Module]] = DCGANGenerator
+    discriminator_cls: ClassVar[type[nn.Module]] = DCGANDiscriminator
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
@@ -291,9 +293,9 @@ class DCGAN(GAN):
 
     def build_nets(self) -> tuple[nn.Module, nn.Module]:
         m, c, s, k = self.cfg.model, self.data.channels, self.data.image_size, self.n_classes
-        return (DCGANGenerator(m.latent_dim, m.g_width, c, s, n_classes=k, dropout=m.g_dropout),
-                DCGANDiscriminator(m.d_width, c, s, norm=m.d_norm, n_classes=k, packing=m.packing,
-                                   minibatch_std=m.minibatch_std, spectral_norm=m.spectral_norm))
+        return (self.generator_cls(m.latent_dim, m.g_width, c, s, n_classes=k, dropout=m.g_dropout),
+                self.discriminator_cls(m.d_width, c, s, norm=m.d_norm, n_classes=k, packing=m.packing,
+                                       minibatch_std=m.minibatch_std, spectral_norm=m.spectral_norm))
 
 
 @RECIPES.register("cdcgan")
@@ -305,24 +307,16 @@ class ConditionalDCGAN(DCGAN):
 
 
 @RECIPES.register("wgangp")
-class WGANGP(GAN):
+class WGANGP(DCGAN):
     """WGAN-GP (Gulrajani et al. 2017): Wasserstein loss + gradient penalty 10, 5 critic steps per G
-    step, Adam 1e-4 with betas (0.5, 0.9) (the paper's DCGAN-architecture experiments)."""
+    step, Adam 1e-4 with betas (0.5, 0.9) (the paper's DCGAN-architecture experiments). Same constructor
+    arguments as DCGAN's networks, other layers."""
 
     name = "wgangp"
     config_cls = WGANGPConfig
     defaults: ClassVar[dict[str, Any]] = {"optim": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}
-
-    @classmethod
-    def validate(cls, cfg: Config) -> None:
-        _check_conv(cfg, cls.name)
-        super().validate(cfg)
-
-    def build_nets(self) -> tuple[nn.Module, nn.Module]:
-        m, c, s, k = self.cfg.model, self.data.channels, self.data.image_size, self.n_classes
-        return (WGANGPGenerator(m.latent_dim, m.g_width, c, s, n_classes=k, dropout=m.g_dropout),
-                WGANGPCritic(m.d_width, c, s, norm=m.d_norm, n_classes=k, packing=m.packing,
-                             minibatch_std=m.minibatch_std, spectral_norm=m.spectral_norm))
+    generator_cls = WGANGPGenerator
+    discriminator_cls = WGANGPCritic
 
 
 @RECIPES.register("mlp")
