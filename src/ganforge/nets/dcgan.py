@@ -19,7 +19,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from ..registry import NETS
-from .layers import MinibatchStd, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
+from .layers import MinibatchStd, check_latent, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
 
 SIZES = (16, 32, 64, 128, 256)
 
@@ -54,8 +54,7 @@ class DCGANGenerator(nn.Module):
         init_normal(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"generator expects z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        check_latent(z, self.latent_dim)
         h = with_labels(z, y, self.n_classes)
         return self.main(h[:, :, None, None])  # (N, nz) -> (N, nz, 1, 1) -> (N, C, S, S)
 

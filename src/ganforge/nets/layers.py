@@ -36,6 +36,12 @@ def check_input(x: torch.Tensor, name: str, channels: int, size: int | None = No
         raise ValueError(f"{name} expects input of shape {want}, got {tuple(x.shape)}")
 
 
+def check_latent(z: torch.Tensor, latent_dim: int) -> None:
+    """The shape check at the top of every generator's forward: z is (N, latent_dim)."""
+    if z.dim() != 2 or z.shape[1] != latent_dim:
+        raise ValueError(f"generator expects z of shape (N, {latent_dim}), got {tuple(z.shape)}")
+
+
 @torch.no_grad()
 def standing_batchnorm_stats(net: nn.Module, make_input, batches: int = 8) -> None:
     """Recompute BatchNorm running statistics as the exact average over ``batches`` fresh batches.
@@ -167,5 +173,3 @@ def norm_2d(kind: str, channels: int) -> nn.Module:
         return nn.Identity()
     raise ValueError(f"unknown norm {kind!r}; choices: batch, layer, none")
 
-
-NORMS = ("batch", "layer", "none")

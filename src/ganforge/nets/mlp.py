@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..registry import NETS
-from .layers import MinibatchStd, pack, spectral_normalize, with_labels
+from .layers import MinibatchStd, check_latent, pack, spectral_normalize, with_labels
 
 
 @NETS.register("mlp_generator")
@@ -36,8 +36,7 @@ class MLPGenerator(nn.Module):
         self.main = nn.Sequential(*layers)  # PyTorch's default init, as the MLP GAN code the seeds follow
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"generator expects z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        check_latent(z, self.latent_dim)
         return self.main(with_labels(z, y, self.n_classes)).view(-1, *self.out_shape)  # (N, prod) -> (N, *out_shape)
 
 

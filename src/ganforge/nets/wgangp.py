@@ -17,7 +17,7 @@ from torch import nn
 
 from ..registry import NETS
 from .dcgan import n_stages
-from .layers import MinibatchStd, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
+from .layers import MinibatchStd, check_latent, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
 
 
 @NETS.register("wgangp_generator")
@@ -40,8 +40,7 @@ class WGANGPGenerator(nn.Module):
         init_normal(self)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if z.dim() != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"generator expects z of shape (N, {self.latent_dim}), got {tuple(z.shape)}")
+        check_latent(z, self.latent_dim)
         h = self.fc(with_labels(z, y, self.n_classes)).view(-1, self.ch, 4, 4)  # (N, 8dim*16) -> (N, 8dim, 4, 4)
         return self.main(h)
 

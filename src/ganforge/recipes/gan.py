@@ -23,7 +23,7 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..losses import gradient_penalty, r1_penalty
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
-from ..nets.layers import EMA, NORMS, standing_batchnorm_stats
+from ..nets.layers import EMA, standing_batchnorm_stats
 from ..nets.mlp import MLPDiscriminator, MLPGenerator
 from ..nets.wgangp import WGANGPCritic, WGANGPGenerator
 from ..registry import LOSSES, RECIPES
@@ -241,9 +241,9 @@ class GAN(Recipe):
 
         standing_batchnorm_stats(g, fresh)
         g.eval()
-        z, y = inputs["z"], inputs.get("y")
-        out = torch.cat([g(zc.to(self.device), None if y is None else yc.to(self.device))
-                         for zc, yc in zip(z.split(256), (y if y is not None else z).split(256))])
+        z, y = inputs["z"].to(self.device), inputs.get("y")
+        y = None if y is None else y.to(self.device)
+        out = torch.cat([g(z[i : i + 256], None if y is None else y[i : i + 256]) for i in range(0, len(z), 256)])
         g.train(was_training)
         return out
 
@@ -273,8 +273,6 @@ def _check_conv(cfg: Config, name: str) -> None:
     if cfg.data.image_size not in SIZES:
         raise GanforgeError(f"config key data.image_size must be one of {', '.join(map(str, SIZES))} for {name}; "
                             f"got {cfg.data.image_size}")
-    if m.d_norm not in NORMS:
-        raise GanforgeError(f"config key model.d_norm must be one of {', '.join(NORMS)}; got {m.d_norm}")
 
 
 @RECIPES.register("dcgan")
