@@ -69,7 +69,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _finish(t: Any) -> int:
-    unit = "points" if t.data.points_dim else "images"
+    unit = "points" if t.data.points_dim else "pairs" if t.data.input_channels else "images"
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
           f"run dir {t.run_dir}", file=sys.stderr)
@@ -133,6 +133,16 @@ def _sample_points(recipe: Any, ckpt: dict, args: argparse.Namespace, out: Path)
     return 0
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from .translation import translate_files
+
+    dropout = None if args.dropout is None else args.dropout == "on"
+    written, direction = translate_files(args.source, args.input, args.out, args.direction, args.fit, args.aligned,
+                                         dropout, args.seed, args.device)
+    print(f"ganforge: translated {len(written)} image(s) {direction} into {args.out}", file=sys.stderr)
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
@@ -185,13 +195,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)
 
+    tr = sub.add_parser("translate", help="translate images with a pix2pix or CycleGAN run or checkpoint")
+    tr.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
+    tr.add_argument("--input", required=True, help="an image file or a folder (searched recursively)")
+    tr.add_argument("--out", required=True, help="output folder; file names and sub-folders are kept")
+    tr.add_argument("--direction", choices=["AtoB", "BtoA"], help="default: the model's (pix2pix: as trained)")
+    tr.add_argument("--fit", choices=["resize", "pad"], default="resize", help="resize to the training size and "
+                    "back (default), or pad to a size the network accepts and translate at full resolution")
+    tr.add_argument("--aligned", action="store_true", help="inputs are A|B pairs: translate the half the "
+                    "direction names (AtoB: the left)")
+    tr.add_argument("--dropout", choices=["on", "off"], help="test-time dropout (pix2pix); default: as the checkpoint's "
+                    "model.test_dropout (on, as in the paper); off gives deterministic outputs")
+    tr.add_argument("--seed", type=int, default=0, help="seed of test-time dropout")
+    tr.add_argument("--device", default="cpu")
+    tr.set_defaults(func=cmd_translate)
+
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)
 
     d = sub.add_parser("data", help="data sets")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
-    f = dsub.add_parser("fetch", help="download mnist, fashion-mnist or cifar10 into the cache dir")
-    f.add_argument("name", choices=["mnist", "fashion-mnist", "cifar10"])
+    from .data.fetch import GROUPS, describe
+
+    names = "; ".join(f"{g}: {', '.join(n)}" for g, n in GROUPS.items())
+    f = dsub.add_parser("fetch", help="download a standard dataset into the cache dir",
+                        description=f"Download a standard dataset ({names}) into the cache dir, checking checksums.",
+                        epilog="; ".join(f"{n}: {describe(n)}" for ns in GROUPS.values() for n in ns))
+    f.add_argument("name", choices=[n for ns in GROUPS.values() for n in ns], metavar="NAME")
     f.add_argument("--dest", help="folder to download into (default: the cache dir)")
     f.add_argument("--mirror", help="base URL of a mirror holding the same files")
     f.set_defaults(func=cmd_data_fetch)

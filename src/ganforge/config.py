@@ -41,6 +41,11 @@ class DataConfig:
     in_memory_limit_mb: int = 4096  # auto: in memory when the decoded set is smaller than this
     cache: bool = True  # keep decoded in-memory sets on disk under the cache dir
     workers: int = 2  # DataLoader workers for streamed datasets
+    # Translation pairs (pix2pix): see ganforge.data.paired
+    pairs: Literal["auto", "aligned", "folders", "colorize", "edges"] = "auto"  # how (A, B) pairs are made
+    direction: Literal["AtoB", "BtoA"] = "AtoB"  # AtoB: A is the input, B the target
+    input_channels: int = 0  # channels of the translation input; 0 = data.channels
+    val_split: str = "auto"  # validation pairs: auto (val/, test/, else hold out 10%), none, or a split name
 
     @property
     def resolved_load_size(self) -> int:
@@ -56,6 +61,7 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
+    decay_epochs: int = 0  # linear decay of the lr to 0 over the last decay_epochs of train.epochs (pix2pix/CycleGAN)
 
     @property
     def resolved_lr_d(self) -> float:
@@ -76,6 +82,7 @@ class TrainConfig:
     n_samples: int = 64  # images in the per-epoch sample grid (fixed noise)
     keep_checkpoints: int = 3  # epoch_NNN.pt files kept (0 = all); last.pt is always kept
     tensorboard: bool = True
+    val_images: int = 100  # translation recipes: validation pairs scored (L1, PSNR, SSIM) each epoch; 0 = none
     progress: bool = True  # progress bar on stderr
 
 
@@ -305,6 +312,8 @@ def validate(cfg: Config) -> None:
     d, t, o = cfg.data, cfg.train, cfg.optim
     if d.channels not in (1, 3):
         raise GanforgeError(f"config key data.channels must be 1 or 3; got {d.channels}")
+    if d.input_channels not in (0, 1, 3):
+        raise GanforgeError(f"config key data.input_channels must be 0 (same as data.channels), 1 or 3; got {d.input_channels}")
     positive("data.image_size", d.image_size)
     positive("data.load_size", d.load_size, allow_zero=True)
     if d.load_size and d.load_size < d.image_size:
@@ -314,10 +323,13 @@ def validate(cfg: Config) -> None:
     positive("data.builtin_n", d.builtin_n)
     for k in ("epochs", "batch_size", "log_every", "n_samples"):
         positive(f"train.{k}", getattr(t, k))
-    for k in ("steps", "keep_checkpoints"):
+    for k in ("steps", "keep_checkpoints", "val_images"):
         positive(f"train.{k}", getattr(t, k), allow_zero=True)
     positive("optim.lr", o.lr)
     positive("optim.lr_d", o.lr_d, allow_zero=True)
+    positive("optim.decay_epochs", o.decay_epochs, allow_zero=True)
+    if o.decay_epochs > t.epochs:
+        raise GanforgeError(f"config key optim.decay_epochs ({o.decay_epochs}) must be <= train.epochs ({t.epochs})")
     for k in ("beta1", "beta2"):
         if not 0 <= getattr(o, k) < 1:
             raise GanforgeError(f"config key optim.{k} must be in [0, 1); got {getattr(o, k)!r}")

@@ -110,6 +110,34 @@ PRESETS.update({
                        _toy("grid", 15)),
     "toy-spiral": Preset("2-D spiral, MLP GAN; scatter + metrics per epoch", _toy("spiral", 15)),
 })
+
+
+def _pix2pix(source: str, direction: str, batch: int = 1, **model: Any) -> dict[str, Any]:
+    # The paper's setup (the recipe's defaults add 286 -> 256 random crop + flip, Adam 2e-4 (0.5, 0.999), 200
+    # epochs of which the last 100 decay linearly): U-Net 256, 70x70 PatchGAN, BatchNorm, L1 weight 100.
+    return {
+        "recipe": "pix2pix",
+        "model": {"generator": "unet_256", "d_layers": 3, "norm": "batch", "lambda_gan": 1.0, "lambda_l1": 100.0,
+                  **model},
+        "data": {"source": source, "direction": direction},
+        "train": {"batch_size": batch},
+    }
+
+
+PRESETS.update({
+    "pix2pix-facades": Preset("pix2pix (Isola et al.) on facades, labels -> photo (BtoA), 256x256, batch 1, 200 epochs "
+                              "(data: `ganforge data fetch facades` or --data PATH of A|B pairs)",
+                              _pix2pix("facades", "BtoA")),
+    "pix2pix-facades-no-l1": Preset("the seed's ablation: pix2pix-facades without the L1 term (lambda_l1 = 0)",
+                                    _pix2pix("facades", "BtoA", lambda_l1=0.0)),
+    "pix2pix-l1-only": Preset("pix2pix-facades with the L1 term only (no discriminator, lambda_gan = 0)",
+                              _pix2pix("facades", "BtoA", lambda_gan=0.0)),
+    "pix2pix-cityscapes": Preset("pix2pix on cityscapes, labels -> photo (BtoA), batch 32 as the seed, 200 epochs",
+                                 _pix2pix("cityscapes", "BtoA", batch=32)),
+    "pix2pix-colorize": Preset("pix2pix colouring: any image folder, grayscale -> colour (A = gray of B), 256x256",
+                               {**_pix2pix("", "AtoB"), "data": {"source": "", "direction": "AtoB", "pairs": "colorize",
+                                                                  "input_channels": 1}}, needs_data=True),
+})
 DEFAULT = "dcgan-pizza"
 
 

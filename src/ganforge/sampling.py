@@ -21,7 +21,8 @@ def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple
     cfg = from_dict(ckpt["config"])
     info = ckpt["data_info"]
     names = tuple(info["class_names"]) if info.get("class_names") else None
-    data = DataInfo(info["channels"], info["image_size"], names, int(info.get("points", 0)))
+    data = DataInfo(info["channels"], info["image_size"], names, int(info.get("points", 0)),
+                    int(info.get("input_channels", 0)))
     recipe = recipe_cls(cfg, data, torch.device(device))
     recipe.load_state_dict(ckpt["state"], nets_only=True)
     return recipe, ckpt

@@ -35,7 +35,7 @@ from .runlog import RunLog
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
 # it computes per step.
 RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
-               "train.keep_checkpoints", "data.workers")
+               "train.keep_checkpoints", "train.val_images", "data.workers")
 RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb")
 
 
@@ -79,7 +79,7 @@ class _StopSignal:
         self.requested: str | None = None
         self._old: dict[int, Any] = {}
 
-    def __enter__(self) -> "_StopSignal":
+    def __enter__(self) -> _StopSignal:
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
                 self._old[sig] = signal.signal(sig, self._handle)
@@ -92,7 +92,7 @@ class _StopSignal:
             raise KeyboardInterrupt
         self.requested = signal.Signals(signum).name
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
 
@@ -107,18 +107,33 @@ class Trainer:
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
-        self.data = Data(cfg.data, t.batch_size, t.seed, self.device)
-        self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim)
-        self.recipe: Recipe = RECIPES.get(cfg.recipe)(cfg, self.info, self.device)
-        # fixed inputs of the per-epoch samples (a class grid for conditional models, a point cloud for toys)
-        self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
+        recipe_cls = RECIPES.get(cfg.recipe)
+        self.data = Data(cfg.data, t.batch_size, t.seed, self.device, kind=recipe_cls.data_kind)
+        self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim,
+                             self.data.input_channels)
+        self.recipe: Recipe = recipe_cls(cfg, self.info, self.device)
+        self.val: Data | None = None  # validation pairs of translation recipes, scored every epoch
+        if self.data.input_channels and t.val_images and cfg.data.val_split != "none":
+            from .data.paired import val_config
+
+            self.val = Data(val_config(cfg.data, t.val_images), 1, t.seed, self.device, kind="pairs", part="val")
+        # fixed inputs of the per-epoch samples: a class grid for conditional models, a point cloud for toys, the
+        # first validation (else training) pairs for translation; those come from the data and are not saved
+        self.fixed_from_data = bool(self.data.input_channels)
+        if self.fixed_from_data:
+            b = next((self.val or self.data).ordered(t.n_samples, t.n_samples))
+            self.fixed, self.nrow = {"input": b.image, "target": b.target}, 3
+        else:
+            self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
         self.step, self.window = 0, self._empty_window()
         self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
         if init is not None:  # warm start: networks only
             self.recipe.load_state_dict(init["state"], nets_only=True)
         if resume is not None:
             self.recipe.load_state_dict(resume["state"])
-            self.step, self.fixed = resume["step"], resume["fixed_inputs"]
+            self.step = resume["step"]
+            if not self.fixed_from_data:
+                self.fixed = resume["fixed_inputs"]
             self.window = {**self._empty_window(), **resume.get("log_window", {})}
             checkpoint.set_rng_state(resume["rng"])
 
@@ -131,7 +146,8 @@ class Trainer:
     def payload(self) -> dict[str, Any]:
         return {
             "recipe": self.cfg.recipe, "config": self.cfg.to_dict(), "step": self.step, "epoch": self.epoch,
-            "data_info": to_plain(self.info), "state": self.recipe.state_dict(), "fixed_inputs": self.fixed,
+            "data_info": to_plain(self.info), "state": self.recipe.state_dict(),
+            "fixed_inputs": None if self.fixed_from_data else self.fixed,
             "rng": checkpoint.rng_state(),
             # the log window in progress, as plain floats (not device tensors)
             "log_window": {**self.window, "sums": {k: float(v) for k, v in self.window["sums"].items()},
@@ -155,7 +171,19 @@ class Trainer:
                 p.unlink()
 
     def write_samples(self, log: RunLog) -> None:
-        out = self.recipe.generate(self.fixed)
+        """The epoch's sample grid (and validation scores): on their own RNG stream, so that test-time
+        randomness such as pix2pix's dropout neither disturbs training nor varies between runs."""
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.cfg.train.seed + 6)
+            self._write_samples(log)
+
+    def _write_samples(self, log: RunLog) -> None:
+        if self.val is not None:
+            scores = self.recipe.evaluate(self.val.ordered(16))
+            if scores:
+                log.log(self.step, {k: round(v, 6) for k, v in scores.items()})
+        out = self.recipe.preview(self.fixed)
         path = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
         if self.info.points:  # 2-D toys: a scatter over the real density, and the mode metrics
             from .data.toy import mode_metrics, scatter_png
@@ -172,6 +200,7 @@ class Trainer:
         path = self.run_dir / "run.json"
         facts = json.loads(path.read_text()) if path.is_file() else {}
         facts.update({"recipe": self.cfg.recipe, "data": self.data.description, "images": self.data.n,
+                      "val_data": self.val.description if self.val is not None else None,
                       "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
                       "total_steps": self.total_steps, "device": str(self.device), "torch": str(torch.__version__),
                       "python": platform.python_version(), "argv": sys.argv, **extra})

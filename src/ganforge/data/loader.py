@@ -14,10 +14,11 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -36,8 +37,9 @@ CACHE_VERSION = 1
 class Batch:
     """What a recipe's ``train_step`` receives: images in [-1, 1] on the device, labels if any."""
 
-    image: torch.Tensor  # (N, C, H, W) float; (N, D) for point data
+    image: torch.Tensor  # (N, C, H, W) float; (N, D) for point data; the input of a translation pair
     label: torch.Tensor | None = None  # (N,) int64
+    target: torch.Tensor | None = None  # (N, C', H, W): the target of a translation pair (same crop and flip)
 
 
 def augment(images: torch.Tensor, cfg: DataConfig, gen: torch.Generator) -> torch.Tensor:
@@ -71,9 +73,9 @@ def _decode_files(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray 
     """Decode every file once (threads: Pillow releases the GIL while decoding)."""
     size, files = cfg.resolved_load_size, src.files or []
 
-    def one(p: Path) -> np.ndarray | None:
+    def one(p: Any) -> np.ndarray | None:
         try:
-            return decode(p, cfg.channels, size, cfg.resize)
+            return src.decode_item(p, cfg) if src.decode_item else decode(p, cfg.channels, size, cfg.resize)
         except (OSError, ValueError, SyntaxError):
             return None
 
@@ -111,7 +113,9 @@ def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | N
                 return z["images"], (z["labels"] if "labels" in z.files else None)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
-    if src.array is not None:
+    if src.array is not None and src.input_channels:  # built pairs are ready: input | target at load size
+        arr, labels = src.array, src.labels
+    elif src.array is not None:
         arr, labels = array_to_square(src.array, cfg.channels, cfg.resolved_load_size, cfg.resize), src.labels
     else:
         arr, labels = _decode_files(src, cfg)
@@ -132,7 +136,7 @@ class StreamDataset(torch.utils.data.Dataset):
     the next readable one so that batches keep their size."""
 
     def __init__(self, src: Source, cfg: DataConfig) -> None:
-        self.files, self.labels, self.cfg = src.files or [], src.labels, cfg
+        self.files, self.labels, self.cfg, self.decode_item = src.files or [], src.labels, cfg, src.decode_item
 
     def __len__(self) -> int:
         return len(self.files)
@@ -141,7 +145,8 @@ class StreamDataset(torch.utils.data.Dataset):
         for k in range(len(self.files)):
             j = (i + k) % len(self.files)
             try:
-                a = decode(self.files[j], self.cfg.channels, self.cfg.resolved_load_size, self.cfg.resize)
+                a = self.decode_item(self.files[j], self.cfg) if self.decode_item else \
+                    decode(self.files[j], self.cfg.channels, self.cfg.resolved_load_size, self.cfg.resize)
             except (OSError, ValueError, SyntaxError):
                 warnings.warn(f"skipped unreadable image {self.files[j]}", stacklevel=2)
                 continue
@@ -179,9 +184,17 @@ def _worker_init(_: int) -> None:
 class Data:
     """An endless, resumable stream of :class:`Batch` for one run."""
 
-    def __init__(self, cfg: DataConfig, batch_size: int, seed: int, device: torch.device) -> None:
+    def __init__(self, cfg: DataConfig, batch_size: int, seed: int, device: torch.device, kind: str = "images",
+                 part: str = "train") -> None:
+        """``kind`` pairs: translation pairs (``part`` train or val) from :mod:`ganforge.data.paired`."""
         self.cfg, self.batch_size, self.seed, self.device = cfg, batch_size, seed, device
-        src = open_source(cfg)
+        if kind == "pairs":
+            from .paired import open_pairs
+
+            src = open_pairs(cfg, part)
+        else:
+            src = open_source(cfg)
+        self.input_channels = src.input_channels  # > 0: batches are (input, target) pairs
         self.description = src.description
         self.class_names = src.class_names
         self.toy, self.points_dim = src.toy, 0
@@ -194,7 +207,7 @@ class Data:
             self.images = self.labels = None
             self._finish(batch_size)
             return
-        est_mb = n * cfg.channels * cfg.resolved_load_size**2 / 2**20
+        est_mb = n * (src.channels or cfg.channels) * cfg.resolved_load_size**2 / 2**20
         # Sources that arrive as arrays (IDX, CIFAR batches, builtin) are in memory already.
         self.in_memory = src.array is not None or cfg.in_memory == "yes" or (
             cfg.in_memory == "auto" and est_mb <= cfg.in_memory_limit_mb)
@@ -211,7 +224,7 @@ class Data:
             if cfg.limit:
                 src.files = (src.files or [])[:n]
                 src.labels = src.labels[:n] if src.labels is not None else None
-            if cfg.resize == "none":
+            if cfg.resize == "none" and not src.decode_item:  # pairs check their headers when opened
                 _check_same_size(src.files or [])
             self.dataset = StreamDataset(src, cfg)
             self.n = len(self.dataset)
@@ -227,6 +240,26 @@ class Data:
     @property
     def has_labels(self) -> bool:
         return self.class_names is not None
+
+    def _batch(self, x: torch.Tensor, y: torch.Tensor | None) -> Batch:
+        ci = self.input_channels
+        return Batch(x[:, :ci], target=x[:, ci:]) if ci else Batch(x, y)
+
+    def ordered(self, batch_size: int, n: int = 0) -> Iterator[Batch]:
+        """The first ``n`` (0: all) items in order, centre-cropped and never flipped: validation and previews."""
+        cfg, gen = replace(self.cfg, crop="center", flip=False), torch.Generator()
+        n = min(n or self.n, self.n)
+        for start in range(0, n, batch_size):
+            idx = torch.arange(start, min(n, start + batch_size))
+            if self.in_memory:
+                assert self.images is not None
+                x = self.images[idx.to(self.images.device)]
+                y = self.labels[idx.to(self.labels.device)] if self.labels is not None else None
+            else:
+                items = [self.dataset[i] for i in idx.tolist()]
+                x = torch.stack([a for a, _ in items]).to(self.device)
+                y = torch.tensor([b for _, b in items], device=self.device) if self.has_labels else None
+            yield self._batch(augment(x, cfg, gen), y)
 
     def _order(self, epoch: int) -> torch.Tensor:
         if epoch != self._perm_epoch:
@@ -253,7 +286,7 @@ class Data:
             epoch, i = divmod(step, self.steps_per_epoch)
             idx = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size].to(self.images.device)
             x = augment(self.images[idx], self.cfg, seeded(self.seed, step, 2))
-            yield Batch(x, self.labels[idx] if self.labels is not None else None)
+            yield self._batch(x, self.labels[idx] if self.labels is not None else None)
             step += 1
 
     def _stream_batches(self, step: int) -> Iterator[Batch]:
@@ -267,5 +300,5 @@ class Data:
                 worker_init_fn=_worker_init if self.cfg.workers else None)
             for x, y in loader:
                 x = augment(x.to(self.device, non_blocking=True), self.cfg, seeded(self.seed, step, 2))
-                yield Batch(x, y.to(self.device) if self.has_labels else None)
+                yield self._batch(x, y.to(self.device) if self.has_labels else None)
                 step += 1

@@ -41,11 +41,16 @@ class Source:
     description: str
     key: str  # identifies the content for the decoded-dataset cache
     array: np.ndarray | None = None  # uint8 (N, H, W, C)
-    files: list[Path] | None = None
+    files: list[Any] | None = None  # image paths (or, for pairs, items that decode_item reads)
     labels: np.ndarray | None = None  # int64 (N,)
     class_names: tuple[str, ...] | None = None
     points: np.ndarray | None = None  # float32 (N, D): a point data set (2-D toys) instead of images
     toy: Any = None  # the toy distribution that drew ``points`` (for scatter plots and mode metrics)
+    # Pairs (image-to-image translation): ``files`` holds items that ``decode_item(item, cfg)`` turns into one
+    # uint8 (L, L, channels) array, the first ``input_channels`` of which are the input, the rest the target.
+    decode_item: Callable[[Any, DataConfig], np.ndarray] | None = None
+    channels: int = 0  # channels of a decoded item; 0 = data.channels
+    input_channels: int = 0  # > 0: items are (input | target) pairs
 
     def __len__(self) -> int:
         if self.points is not None:

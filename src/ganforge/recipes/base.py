@@ -8,7 +8,7 @@ I/O, logging or checkpointing. This base only holds the bookkeeping that checkpo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterable
 
 import torch
 from torch import nn
@@ -24,12 +24,15 @@ class DataInfo:
     image_size: int
     class_names: tuple[str, ...] | None = None
     points: int = 0  # dimension of point data (2-D toys); 0 = images
+    input_channels: int = 0  # translation recipes: channels of the input images (the output has ``channels``)
 
 
 class Recipe:
     name: ClassVar[str]
     config_cls: ClassVar[type]
     defaults: ClassVar[dict[str, Any]] = {}  # config layer under every preset (e.g. the recipe's optimiser)
+    data_kind: ClassVar[str] = "images"  # images | pairs (translation pairs: Batch.image -> Batch.target)
+    translates: ClassVar[bool] = False  # has ``translate(x)`` (``ganforge translate``)
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
@@ -57,6 +60,14 @@ class Recipe:
         """Images in [-1, 1] (or points) for the given inputs, in inference mode."""
         raise NotImplementedError
 
+    def preview(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The images of the per-epoch sample grid for the fixed ``inputs``."""
+        return self.generate(inputs)
+
+    def evaluate(self, batches: Iterable[Any]) -> dict[str, float]:
+        """Validation scores over ``batches`` (recipes with validation data); logged each epoch."""
+        return {}
+
     def end_epoch(self, epoch: int) -> None:
         for s in self.schedulers.values():
             s.step()
@@ -77,3 +88,18 @@ class Recipe:
             opt.load_state_dict(state["optimizers"][k])
         for k, sch in self.schedulers.items():
             sch.load_state_dict(state["schedulers"][k])
+
+
+def linear_decay(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, Any]:
+    """The pix2pix/CycleGAN schedule (the reference's 'linear' policy): the lr stays constant for
+    ``train.epochs - optim.decay_epochs`` epochs, then falls linearly; in epoch e (0-based) it is scaled by
+    1 - max(0, e + 1 - n_const) / (decay_epochs + 1). Stepped once per epoch; none when decay_epochs is 0."""
+    n_decay = cfg.optim.decay_epochs
+    if not n_decay:
+        return {}
+    n_const = cfg.train.epochs - n_decay
+
+    def factor(epoch: int) -> float:
+        return 1.0 - max(0, epoch + 1 - n_const) / (n_decay + 1)
+
+    return {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in optimizers.items()}

@@ -28,7 +28,7 @@ from ..nets.mlp import MLPDiscriminator, MLPGenerator
 from ..nets.wgangp import WGANGPCritic, WGANGPGenerator
 from ..registry import LOSSES, RECIPES
 from ..rng import seeded
-from .base import DataInfo, Recipe
+from .base import DataInfo, Recipe, linear_decay
 
 LossName = Literal["nonsaturating", "minimax", "lsgan", "hinge", "wasserstein"]
 
@@ -142,6 +142,7 @@ class GAN(Recipe):
                                       weight_decay=o.weight_decay)
         self.nets = {"g": self.g, "d": self.d}
         self.optimizers = {"g": self.opt_g, "d": self.opt_d}
+        self.schedulers = linear_decay(self.optimizers, cfg)
         self.ema = EMA(self.g, m.ema) if m.ema else None
         if self.ema is not None:
             self.nets["g_ema"] = self.ema.net

@@ -1,0 +1,1 @@
+"""Metrics: math on images or features, with the protocol stated where they are reported."""

@@ -1,0 +1,119 @@
+"""``ganforge translate``: run a trained translation model (pix2pix, CycleGAN) over image files of any size.
+
+Each image is converted to the model's input channels and either resized to the training size (``fit =
+resize``, the default: what the network saw in training) or reflect-padded up to the next size the network
+accepts (``fit = pad``: full resolution, for fully convolutional models); the output is restored to the
+input's size and written under the same relative path and file name. ``aligned`` inputs are A|B pairs (the
+pix2pix dataset format): the half that the direction names is translated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .data.images import is_image, list_images, to_mode
+from .errors import GanforgeError
+from .sampling import load_recipe
+
+FITS = ("resize", "pad")
+
+
+def _inputs(path: Path) -> tuple[list[Path], Path]:
+    """The image files to translate and the folder their output paths are relative to."""
+    if path.is_file():
+        if not is_image(path):
+            raise GanforgeError(f"--input {str(path)!r} is not an image file (jpg, png, bmp, webp, tif)")
+        return [path], path.parent
+    if not path.is_dir():
+        raise GanforgeError(f"--input {str(path)!r} does not exist")
+    files = list_images(path)
+    if not files:
+        raise GanforgeError(f"no images (jpg, png, bmp, webp, tif) in {str(path)!r}")
+    return files, path
+
+
+def _to_tensor(img: Image.Image, channels: int) -> torch.Tensor:
+    arr = np.asarray(to_mode(img, channels), dtype=np.float32)
+    arr = arr[:, :, None] if arr.ndim == 2 else arr
+    return torch.from_numpy(arr).permute(2, 0, 1)[None].div(127.5).sub(1.0)
+
+
+def _to_image(x: torch.Tensor) -> Image.Image:
+    arr = (x[0].clamp(-1, 1).add(1).mul(127.5) + 0.5).to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
+
+
+def translate_image(recipe: Any, img: Image.Image, direction: str, fit: str) -> Image.Image:
+    """One Pillow image -> its translation, at the input's size."""
+    w, h = img.size
+    x = _to_tensor(img, recipe.input_channels(direction))
+    if fit == "resize":
+        s = recipe.data.image_size
+        y = recipe.translate(F.interpolate(x, size=(s, s), mode="bicubic", align_corners=False).clamp(-1, 1), direction)
+        y = F.interpolate(y.float().cpu(), size=(h, w), mode="bicubic", align_corners=False)
+    else:  # pad (reflect where possible) to a multiple of what the network needs, translate, crop back
+        m = recipe.size_multiple
+        ph, pw = -h % m, -w % m
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        y = recipe.translate(F.pad(x, (0, pw, 0, ph), mode=mode), direction)[:, :, :h, :w].float().cpu()
+    return _to_image(y)
+
+
+def translate_files(source: str, input_path: str, out: str, direction: str | None = None, fit: str = "resize",
+                    aligned: bool = False, dropout: bool | None = None, seed: int = 0, device: str = "cpu",
+                    progress: bool = True) -> tuple[list[Path], str]:
+    """Translate every image under ``input_path`` into ``out``; returns (written files, direction used)."""
+    if fit not in FITS:
+        raise GanforgeError(f"--fit {fit!r}; choices: {', '.join(FITS)}")
+    files, root = _inputs(Path(input_path))
+    recipe, _ = load_recipe(source, device)
+    if not getattr(recipe, "translates", False):
+        raise GanforgeError(f"{source} holds a {recipe.cfg.recipe} model, which does not translate images; translate "
+                            f"takes a pix2pix or cyclegan run or checkpoint")
+    if dropout is not None and hasattr(recipe.cfg.model, "test_dropout"):
+        recipe.cfg = dataclasses.replace(recipe.cfg, model=dataclasses.replace(recipe.cfg.model, test_dropout=dropout))
+    direction = direction or recipe.directions[0]
+    if direction not in recipe.directions:
+        raise GanforgeError(f"--direction {direction}: this {recipe.cfg.recipe} model was trained to translate "
+                            f"{' and '.join(recipe.directions)} only")
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GanforgeError(f"--out {out!r} is a file; give a folder")
+    torch.manual_seed(seed)  # test-time dropout draws from it
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="img", dynamic_ncols=True, file=sys.stderr)
+    written = []
+    try:
+        for f in files:
+            with Image.open(f) as img:
+                img.load()
+                if aligned:
+                    w, h = img.size
+                    if w % 2:
+                        raise GanforgeError(f"--aligned: {f} is {w} pixels wide; an A|B image has two halves of equal width")
+                    img = img.crop((0, 0, w // 2, h) if direction == "AtoB" else (w // 2, 0, w, h))
+                result = translate_image(recipe, img, direction, fit)
+            dest = out_dir / f.relative_to(root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(f".{dest.name}.tmp{dest.suffix}")
+            result.save(tmp, **({"quality": 95} if dest.suffix.lower() in (".jpg", ".jpeg") else {}))
+            tmp.replace(dest)
+            written.append(dest)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return written, direction
+
