@@ -219,3 +219,23 @@ def test_presets_resolve_to_the_paper_setup() -> None:
     c = cfgs["pix2pix-colorize"]
     assert (c.data.pairs, c.data.input_channels, c.data.direction) == ("colorize", 1, "AtoB")
     assert presets.get("pix2pix-colorize").needs_data
+
+
+def test_exact_resume_with_jitter_dropout_and_validation(tmp_path: Path) -> None:
+    write_aligned(tmp_path / "data" / "train", 6, size=72)
+    write_aligned(tmp_path / "data" / "val", 2, size=64, start=50)
+    over = tiny_cli(**{"model.generator": "unet_64", "data.image_size": 64, "data.load_size": 72,
+                       "train.deterministic": "true", "train.n_samples": 2})
+
+    def rows(run: Path) -> list[dict]:
+        return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "one"), *over, "train.epochs=2"]) == 0
+    assert main(["train", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "two"), *over]) == 0
+    assert main(["resume", str(tmp_path / "two"), "train.epochs=2"]) == 0
+    one, two = rows(tmp_path / "one"), rows(tmp_path / "two")
+    strip = [{k: v for k, v in r.items() if k != "images_per_s"} for r in one]
+    assert strip == [{k: v for k, v in r.items() if k != "images_per_s"} for r in two]
+    assert sum("val_psnr" in r for r in one) == 2
+    assert (tmp_path / "one" / "samples" / "epoch_002.png").read_bytes() == \
+        (tmp_path / "two" / "samples" / "epoch_002.png").read_bytes()

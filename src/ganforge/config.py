@@ -46,6 +46,7 @@ class DataConfig:
     direction: Literal["AtoB", "BtoA"] = "AtoB"  # AtoB: A is the input, B the target
     input_channels: int = 0  # channels of the translation input; 0 = data.channels
     val_split: str = "auto"  # validation pairs: auto (val/, test/, else hold out 10%), none, or a split name
+    source_b: str = ""  # unpaired (CycleGAN): a folder of domain B when data.source is a folder of domain A
 
     @property
     def resolved_load_size(self) -> int:

@@ -84,11 +84,18 @@ class AdversarialLoss:
     has_target: bool  # label smoothing applies
     probabilities: bool  # sigmoid(logit) is D's probability that the input is real
     needs_lipschitz: bool  # meaningless without a gradient penalty or spectral norm
+    # What turns this loss into the form of the pix2pix/CycleGAN reference code, whose least-squares losses are
+    # plain MSE (the LSGAN paper's, used here, carries a 1/2): 2 for lsgan, 1 otherwise.
+    reference_scale: float = 1.0
+
+    def score(self, logits: torch.Tensor) -> torch.Tensor:
+        """D's mean verdict: the probability of 'real' for BCE losses, the raw score otherwise."""
+        return (torch.sigmoid(logits) if self.probabilities else logits).mean()
 
 
 LOSSES.register("nonsaturating")(AdversarialLoss(d_loss_nonsaturating, g_loss_nonsaturating, True, True, False))
 LOSSES.register("minimax")(AdversarialLoss(d_loss_nonsaturating, g_loss_minimax, True, True, False))
-LOSSES.register("lsgan")(AdversarialLoss(d_loss_lsgan, g_loss_lsgan, True, False, False))
+LOSSES.register("lsgan")(AdversarialLoss(d_loss_lsgan, g_loss_lsgan, True, False, False, reference_scale=2.0))
 LOSSES.register("hinge")(AdversarialLoss(d_loss_hinge, g_loss_critic, False, False, False))
 LOSSES.register("wasserstein")(AdversarialLoss(d_loss_wasserstein, g_loss_critic, False, False, True))
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 from .runlog import read_jsonl
 
-SCORE_KEYS = ("d_real", "d_fake")
+SCORE_KEYS = ("d_real", "d_fake", "d_a_real", "d_a_fake", "d_b_real", "d_b_fake")
+SCORE_NAMES = {"d_real": "D(x) real score", "d_fake": "D(G(z)) fake score", "d_a_real": "D_A(real A)",
+               "d_a_fake": "D_A(fake A)", "d_b_real": "D_B(real B)", "d_b_fake": "D_B(fake B)"}
 
 
 def plot_losses(run_dir: Path, out: Path | None = None) -> Path | None:
@@ -27,14 +29,16 @@ def plot_losses(run_dir: Path, out: Path | None = None) -> Path | None:
     for k in loss_keys:
         pts = [(r["step"], r[k]) for r in rows if k in r]
         axes[0, 0].plot(*zip(*pts), label=k)
+    means = [abs(sum(v) / len(v)) for k in loss_keys if (v := [r[k] for r in rows if k in r])]
+    if means and min(means) > 0 and max(means) / min(means) > 30:  # e.g. pix2pix's L1 x 100 next to the GAN terms
+        axes[0, 0].set_yscale("symlog", linthresh=min(means) / 10)
     axes[0, 0].set_ylabel("loss")
     axes[0, 0].legend(loc="upper right")
     axes[0, 0].grid(alpha=0.3)
     if score_keys:
-        names = {"d_real": "D(x) real score", "d_fake": "D(G(z)) fake score"}
         for k in score_keys:
             pts = [(r["step"], r[k]) for r in rows if k in r]
-            axes[1, 0].plot(*zip(*pts), label=names[k])
+            axes[1, 0].plot(*zip(*pts), label=SCORE_NAMES[k])
         axes[1, 0].set_ylim(0, 1)
         axes[1, 0].set_ylabel("probability")
         axes[1, 0].legend(loc="upper right")

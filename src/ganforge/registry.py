@@ -63,5 +63,5 @@ def load_builtins() -> None:
     _loaded = True
     from . import losses  # noqa: F401
     from .data import builtin, sources  # noqa: F401
-    from .nets import dcgan, mlp, patchgan, unet, wgangp  # noqa: F401
-    from .recipes import gan, pix2pix  # noqa: F401
+    from .nets import dcgan, mlp, patchgan, resnet, unet, wgangp  # noqa: F401
+    from .recipes import cyclegan, gan, pix2pix  # noqa: F401

@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from . import checkpoint
-from .config import Config, save_yaml, to_plain
+from .config import Config, DataConfig, save_yaml, to_plain
 from .data.images import make_grid, save_image
 from .data.loader import Data
 from .errors import GanforgeError
@@ -72,6 +72,27 @@ def prepare_run_dir(run_dir: Path, existing: list[str]) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
 
 
+def open_data(cfg: DataConfig, batch_size: int, seed: int, device: torch.device, kind: str,
+              val_images: int = 0) -> Any:
+    """The training data of a recipe's kind (images, pairs, unpaired domains), or with ``val_images`` its
+    validation data: the whole images resized to the crop size, no jitter; None when there is none."""
+    if val_images:
+        from .data.paired import val_config
+
+        cfg = val_config(cfg, val_images)
+    part = "val" if val_images else "train"
+    if kind == "unpaired":
+        from .data.unpaired import UnpairedData
+
+        return UnpairedData.open(cfg, batch_size, seed, device, part)
+    if kind == "pairs" and val_images:
+        from .data.paired import has_validation
+
+        if not has_validation(cfg):
+            return None
+    return Data(cfg, batch_size, seed, device, kind=kind, part=part)
+
+
 class _StopSignal:
     """SIGINT/SIGTERM ask the loop to stop after the current step; a second Ctrl-C stops at once."""
 
@@ -108,15 +129,13 @@ class Trainer:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         recipe_cls = RECIPES.get(cfg.recipe)
-        self.data = Data(cfg.data, t.batch_size, t.seed, self.device, kind=recipe_cls.data_kind)
+        self.data = open_data(cfg.data, t.batch_size, t.seed, self.device, recipe_cls.data_kind)
         self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim,
                              self.data.input_channels)
         self.recipe: Recipe = recipe_cls(cfg, self.info, self.device)
-        self.val: Data | None = None  # validation pairs of translation recipes, scored every epoch
+        self.val: Any = None  # validation data of translation recipes: scored and previewed every epoch
         if self.data.input_channels and t.val_images and cfg.data.val_split != "none":
-            from .data.paired import val_config
-
-            self.val = Data(val_config(cfg.data, t.val_images), 1, t.seed, self.device, kind="pairs", part="val")
+            self.val = open_data(cfg.data, 1, t.seed, self.device, recipe_cls.data_kind, val_images=t.val_images)
         # fixed inputs of the per-epoch samples: a class grid for conditional models, a point cloud for toys, the
         # first validation (else training) pairs for translation; those come from the data and are not saved
         self.fixed_from_data = bool(self.data.input_channels)

@@ -217,6 +217,10 @@ class Data:
             arr, labels = decode_all(src, cfg)
             arr, labels = arr[:n], (labels[:n] if labels is not None else None)
             # (N, L, L, C) -> (N, C, L, L), uint8, on the training device
+            if min(arr.shape[1:3]) < cfg.image_size:
+                raise GanforgeError(f"images of {src.description} are {arr.shape[2]}x{arr.shape[1]} after resizing, "
+                                    f"smaller than the crop data.image_size={cfg.image_size}; set data.resize=shorter or "
+                                    f"stretch, or a smaller image_size")
             self.images = torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous().to(device)
             self.labels = torch.from_numpy(labels).to(device) if labels is not None else None
             self.n = len(self.images)

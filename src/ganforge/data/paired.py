@@ -250,13 +250,20 @@ def _builtin_pairs(cfg: DataConfig, part: str) -> Source:
                   channels=arr.shape[-1], input_channels=input_channels(cfg))
 
 
+def has_validation(cfg: DataConfig) -> bool:
+    """Whether ``data.val_split`` finds validation pairs (an explicit split that is missing is an error)."""
+    if cfg.val_split == "none":
+        return False
+    return cfg.source.strip().startswith("builtin:") or bool(split_items(cfg, "val")[0])
+
+
 def open_pairs(cfg: DataConfig, part: str = "train") -> Source:
     """The pairs of ``part`` (train or val) as a :class:`Source` whose items decode to input|target arrays."""
     if cfg.source.strip().startswith("builtin:"):
         return _builtin_pairs(cfg, part)
     items, where, mode = split_items(cfg, part)
     if not items:
-        raise GanforgeError(f"no validation pairs in {where}")
+        raise GanforgeError(f"no {part} pairs in {where}")
     _check_headers(items, mode, cfg, warn=part == "train")
     files = [p for it in items for p in (it if isinstance(it, tuple) else (it,))]
     key = f"pairs|{mode}|{cfg.direction}|{input_channels(cfg)}|{_stat_key(files)}"

@@ -156,10 +156,6 @@ class GAN(Recipe):
         s = self.cfg.model.instance_noise
         return x + s * torch.randn_like(x) if s else x
 
-    def _score(self, logits: torch.Tensor) -> torch.Tensor:
-        """D's mean verdict: the probability of 'real' for BCE losses, the raw score otherwise."""
-        return (torch.sigmoid(logits) if self.loss.probabilities else logits).mean()
-
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m = self.cfg.model
         real = batch.image
@@ -192,7 +188,7 @@ class GAN(Recipe):
         self.opt_d.step()
         self.d_updates += 1
         out["loss_d"] = loss_d.detach()
-        out["d_real"], out["d_fake"] = self._score(real_logits.detach()), self._score(fake_logits.detach())
+        out["d_real"], out["d_fake"] = self.loss.score(real_logits.detach()), self.loss.score(fake_logits.detach())
         if self.loss.needs_lipschitz:
             out["w_distance"] = (real_logits.detach().mean() - fake_logits.detach().mean())  # the critic's estimate
 

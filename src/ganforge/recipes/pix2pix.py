@@ -146,9 +146,6 @@ class Pix2Pix(Recipe):
         """Input sides must be multiples of this (one halving per U-Net level)."""
         return 2 ** UNET_DEPTHS[self.cfg.model.generator]
 
-    def _score(self, logits: torch.Tensor) -> torch.Tensor:
-        return (torch.sigmoid(logits) if self.loss.probabilities else logits).mean()
-
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m = self.cfg.model
         real_a, real_b = batch.image, batch.target
@@ -159,17 +156,18 @@ class Pix2Pix(Recipe):
             # D: real pairs against fake pairs; the fake is detached so that G gets no gradient here
             fake_logits = self.d(torch.cat([real_a, fake_b.detach()], 1))
             real_logits = self.d(torch.cat([real_a, real_b], 1))
-            loss_d = 0.5 * self.loss.d(real_logits, fake_logits)
+            ref = self.loss.reference_scale  # lsgan: plain MSE, as the reference
+            loss_d = 0.5 * ref * self.loss.d(real_logits, fake_logits)
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             # G against the updated D, whose weights get no gradient from G's loss
             self.d.requires_grad_(False)
-            loss_g_gan = self.loss.g(self.d(torch.cat([real_a, fake_b], 1)))
+            loss_g_gan = ref * self.loss.g(self.d(torch.cat([real_a, fake_b], 1)))
             self.d.requires_grad_(True)
             loss_g = loss_g + m.lambda_gan * loss_g_gan
-            out.update(loss_d=loss_d.detach(), loss_g_gan=loss_g_gan.detach(), d_real=self._score(real_logits.detach()),
-                       d_fake=self._score(fake_logits.detach()))
+            out.update(loss_d=loss_d.detach(), loss_g_gan=loss_g_gan.detach(), d_real=self.loss.score(real_logits.detach()),
+                       d_fake=self.loss.score(fake_logits.detach()))
         loss_l1 = F.l1_loss(fake_b, real_b)
         loss_g = loss_g + m.lambda_l1 * loss_l1
         self.opt_g.zero_grad(set_to_none=True)

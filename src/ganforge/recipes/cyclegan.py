@@ -1,0 +1,214 @@
+"""CycleGAN (Zhu et al. 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial
+Networks"): two generators G_AB: A -> B and G_BA: B -> A, two PatchGAN discriminators D_A (real A against
+G_BA's fakes) and D_B (real B against G_AB's fakes).
+
+Objective (eq. 3 and section 7.1 of the paper), with least-squares adversarial losses:
+    L = L_GAN(G_AB, D_B) + L_GAN(G_BA, D_A)
+        + lambda_A |G_BA(G_AB(a)) - a|_1 + lambda_B |G_AB(G_BA(b)) - b|_1                 (cycle, 10 each)
+        + lambda_id * (lambda_A |G_BA(a) - a|_1 + lambda_B |G_AB(b) - b|_1)               (identity, 0.5)
+One step, as the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) does it: both generators
+in one Adam step with D frozen; then both discriminators in one Adam step, each on real images and on a
+fake drawn through a history pool of 50 generated images (Shrivastava et al.), the D loss halved. The
+least-squares losses are the reference's plain MSE. Learning rate: constant, then linear decay to 0 over
+``optim.decay_epochs``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+
+from ..config import Config
+from ..errors import GanforgeError
+from ..nets.patchgan import PatchGAN
+from ..nets.resnet import RESNET_BLOCKS, ResnetGenerator
+from ..registry import LOSSES, RECIPES
+from .base import DataInfo, Recipe, linear_decay
+from .pix2pix import at_test_time
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """CycleGAN's own settings (the paper's and the reference's defaults)."""
+
+    generator: Literal["resnet_9blocks", "resnet_6blocks"] = "resnet_9blocks"  # 9 blocks for 256x256, 6 for 128x128
+    g_width: int = 64  # ngf
+    d_width: int = 64  # ndf
+    d_layers: int = 3  # PatchGAN depth: 3 = 70x70 patches
+    norm: Literal["instance", "batch"] = "instance"
+    loss: str = "lsgan"  # adversarial loss: lsgan (the paper), nonsaturating, hinge, minimax
+    lambda_a: float = 10.0  # cycle A -> B -> A
+    lambda_b: float = 10.0  # cycle B -> A -> B
+    lambda_identity: float = 0.5  # identity loss, relative to the cycle weights; 0 = off
+    pool_size: int = 50  # generated images kept per discriminator; 0 = D sees only the newest fakes
+    dropout: float = 0.0  # in the residual blocks (the seed's experiment: 0.2); off at test time
+    final: Literal["tanh", "none"] = "tanh"  # the generators' last activation (the seed's tanh experiment)
+
+
+def cycle_terms(g_ab: Callable[[torch.Tensor], torch.Tensor], g_ba: Callable[[torch.Tensor], torch.Tensor],
+                real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor, fake_b: torch.Tensor,
+                m: CycleGANConfig) -> dict[str, torch.Tensor]:
+    """The weighted cycle-consistency terms (a -> b -> a, b -> a -> b) and, when lambda_identity > 0, the identity
+    terms (G_BA should leave A images as they are, G_AB B images) of the generators' loss."""
+    terms = {"loss_cycle_a": m.lambda_a * F.l1_loss(g_ba(fake_b), real_a),
+             "loss_cycle_b": m.lambda_b * F.l1_loss(g_ab(fake_a), real_b)}
+    if m.lambda_identity > 0:
+        terms["loss_idt_a"] = m.lambda_a * m.lambda_identity * F.l1_loss(g_ba(real_a), real_a)
+        terms["loss_idt_b"] = m.lambda_b * m.lambda_identity * F.l1_loss(g_ab(real_b), real_b)
+    return terms
+
+
+class ImagePool:
+    """A history of generated images (Shrivastava et al. 2017): until it holds ``size`` images it stores and
+    returns each new one; then, per image, with probability 1/2 it returns a stored image and keeps the new
+    one in its place, else it returns the new image. Draws from torch's global RNG (checkpointed)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.images: list[torch.Tensor] = []
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        if self.size == 0:
+            return images
+        out = []
+        for img in images.detach().split(1):
+            if len(self.images) < self.size:
+                self.images.append(img.clone())
+                out.append(img)
+            elif float(torch.rand(())) < 0.5:
+                i = int(torch.randint(self.size, ()))
+                out.append(self.images[i])
+                self.images[i] = img.clone()
+            else:
+                out.append(img)
+        return torch.cat(out)
+
+    def state(self) -> torch.Tensor:
+        return torch.cat(self.images) if self.images else torch.empty(0)
+
+    def load(self, images: torch.Tensor, device: torch.device) -> None:
+        self.images = [x.to(device) for x in images.split(1)] if images.numel() else []
+
+
+@RECIPES.register("cyclegan")
+class CycleGAN(Recipe):
+    name = "cyclegan"
+    config_cls = CycleGANConfig
+    data_kind: ClassVar[str] = "unpaired"
+    translates: ClassVar[bool] = True
+    directions: ClassVar[tuple[str, ...]] = ("AtoB", "BtoA")
+    size_multiple: ClassVar[int] = 4  # two stride-2 downsamplings
+    # The paper's setup under every preset: 286 -> random 256 crop + flip, Adam 2e-4 (0.5, 0.999), batch 1,
+    # 200 epochs of which the last 100 decay the lr linearly to 0.
+    defaults: ClassVar[dict[str, Any]] = {
+        "data": {"image_size": 256, "load_size": 286, "resize": "stretch", "crop": "random", "flip": True},
+        "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_epochs": 100},
+        "train": {"batch_size": 1, "epochs": 200, "n_samples": 4, "log_every": 100},
+    }
+
+    @classmethod
+    def validate(cls, cfg: Config) -> None:
+        m = cfg.model
+        if m.loss not in LOSSES or LOSSES.get(m.loss).needs_lipschitz:
+            ok = [n for n in LOSSES.names() if not LOSSES.get(n).needs_lipschitz]
+            raise GanforgeError(f"model.loss {m.loss!r} is not available for cyclegan; choices: {', '.join(ok)}")
+        if cfg.data.image_size % 4:
+            raise GanforgeError(f"cyclegan needs data.image_size divisible by 4 (two downsamplings); got "
+                                f"{cfg.data.image_size}")
+        for k in ("lambda_a", "lambda_b", "lambda_identity", "pool_size"):
+            if getattr(m, k) < 0:
+                raise GanforgeError(f"config key model.{k} must be >= 0; got {getattr(m, k)}")
+        for k in ("g_width", "d_width"):
+            if getattr(m, k) < 1:
+                raise GanforgeError(f"config key model.{k} must be >= 1; got {getattr(m, k)}")
+        if not 0 <= m.d_layers <= 6:
+            raise GanforgeError(f"config key model.d_layers must be 0..6 (3 = 70x70 patches); got {m.d_layers}")
+        if not 0 <= m.dropout < 1:
+            raise GanforgeError(f"config key model.dropout must be in [0, 1); got {m.dropout}")
+
+    def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
+        super().__init__(cfg, data, device)
+        m, o = cfg.model, cfg.optim
+        c = data.channels
+        self.loss = LOSSES.get(m.loss)
+
+        def gen() -> ResnetGenerator:
+            return ResnetGenerator(c, c, RESNET_BLOCKS[m.generator], m.g_width, m.norm, m.dropout, final=m.final).to(device)
+
+        self.g_ab, self.g_ba = gen(), gen()
+        self.d_a = PatchGAN(c, m.d_width, m.d_layers, m.norm).to(device)  # real A vs G_BA(b)
+        self.d_b = PatchGAN(c, m.d_width, m.d_layers, m.norm).to(device)  # real B vs G_AB(a)
+        betas = (o.beta1, o.beta2)
+        self.opt_g = torch.optim.Adam(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), o.lr, betas=betas,
+                                      weight_decay=o.weight_decay)
+        self.opt_d = torch.optim.Adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o.resolved_lr_d,
+                                      betas=betas, weight_decay=o.weight_decay)
+        self.nets = {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
+        self.optimizers = {"g": self.opt_g, "d": self.opt_d}
+        self.schedulers = linear_decay(self.optimizers, cfg)
+        self.pool_a, self.pool_b = ImagePool(m.pool_size), ImagePool(m.pool_size)  # fakes of A (for D_A), of B
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        m, ref = self.cfg.model, self.loss.reference_scale  # lsgan: plain MSE, as the reference
+        real_a, real_b = batch.image, batch.target
+        fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)
+        # Generators, with both discriminators frozen
+        for d in (self.d_a, self.d_b):
+            d.requires_grad_(False)
+        terms = {"loss_g_ab": ref * self.loss.g(self.d_b(fake_b)), "loss_g_ba": ref * self.loss.g(self.d_a(fake_a)),
+                 **cycle_terms(self.g_ab, self.g_ba, real_a, real_b, fake_a, fake_b, m)}
+        loss_g = torch.stack(list(terms.values())).sum()
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        for d in (self.d_a, self.d_b):
+            d.requires_grad_(True)
+        # Discriminators: real images against fakes from the history pools; each loss halved
+        real_a_logits, fake_a_logits = self.d_a(real_a), self.d_a(self.pool_a.query(fake_a.detach()))
+        real_b_logits, fake_b_logits = self.d_b(real_b), self.d_b(self.pool_b.query(fake_b.detach()))
+        loss_d_a = 0.5 * ref * self.loss.d(real_a_logits, fake_a_logits)
+        loss_d_b = 0.5 * ref * self.loss.d(real_b_logits, fake_b_logits)
+        self.opt_d.zero_grad(set_to_none=True)
+        (loss_d_a + loss_d_b).backward()
+        self.opt_d.step()
+        s = self.loss.score
+        return {**{k: v.detach() for k, v in terms.items()}, "loss_g": loss_g.detach(), "loss_d_a": loss_d_a.detach(),
+                "loss_d_b": loss_d_b.detach(), "d_a_real": s(real_a_logits.detach()), "d_a_fake": s(fake_a_logits.detach()),
+                "d_b_real": s(real_b_logits.detach()), "d_b_fake": s(fake_b_logits.detach())}
+
+    # ---------------------------------------------------------------------------------------------
+    def input_channels(self, direction: str) -> int:
+        return self.data.channels
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, direction: str | None = "AtoB", batch_size: int = 16) -> torch.Tensor:
+        """A -> B (``AtoB``, G_AB) or B -> A (``BtoA``, G_BA), dropout off; BatchNorm on each image's statistics."""
+        if direction not in self.directions:
+            raise GanforgeError(f"direction {direction!r}; choices: {', '.join(self.directions)}")
+        g = self.g_ab if direction == "AtoB" else self.g_ba
+        step = 1 if self.cfg.model.norm == "batch" else batch_size
+        with at_test_time(g, dropout=False, norm="image"):
+            return torch.cat([g(x[i : i + step].to(self.device)) for i in range(0, len(x), step)])
+
+    def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.translate(inputs["input"], "AtoB")
+
+    def preview(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Rows of real_A | fake_B | rec_A, then rows of real_B | fake_A | rec_B, for fixed test images."""
+        a, b = inputs["input"].to(self.device), inputs["target"].to(self.device)
+        fake_b, fake_a = self.translate(a, "AtoB"), self.translate(b, "BtoA")
+        rec_a, rec_b = self.translate(fake_b, "BtoA"), self.translate(fake_a, "AtoB")
+        return torch.cat([torch.stack([a, fake_b, rec_a], 1).flatten(0, 1), torch.stack([b, fake_a, rec_b], 1).flatten(0, 1)])
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "pools": {"a": self.pool_a.state(), "b": self.pool_b.state()}}
+
+    def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
+        super().load_state_dict(state, nets_only)
+        if not nets_only and "pools" in state:
+            self.pool_a.load(state["pools"]["a"], self.device)
+            self.pool_b.load(state["pools"]["b"], self.device)
