@@ -69,7 +69,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _finish(t: Any) -> int:
-    unit = "points" if t.data.points_dim else "pairs" if t.data.input_channels else "images"
+    unit = getattr(t.data, "unit", "images")
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
           f"run dir {t.run_dir}", file=sys.stderr)

@@ -242,6 +242,10 @@ class Data:
         self._perm_epoch, self._perm = -1, torch.empty(0)
 
     @property
+    def unit(self) -> str:
+        return "points" if self.points_dim else "pairs" if self.input_channels else "images"
+
+    @property
     def has_labels(self) -> bool:
         return self.class_names is not None
 

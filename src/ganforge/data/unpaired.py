@@ -119,6 +119,7 @@ class UnpairedData:
         self.class_names, self.points_dim, self.toy = None, 0, None
         self.input_channels = cfg_a.channels  # > 0: batches carry a target (here: a batch of domain B)
         self.in_memory = self.a.in_memory and self.b.in_memory
+        self.unit = "images in the larger domain"
 
     @classmethod
     def open(cls, cfg: DataConfig, batch_size: int, seed: int, device: torch.device,
