@@ -143,6 +143,76 @@ def cmd_translate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_dir_of(path: Path) -> Path | None:
+    """The run directory a run or checkpoint path belongs to (where eval.jsonl goes)."""
+    if path.is_dir():
+        return path
+    for d in (path.parent, path.parent.parent):
+        if (d / "config.yaml").is_file() or (d / "last.pt").is_file():
+            return d
+    return None
+
+
+def _print_rows(rows: list[dict]) -> None:
+    for r in rows:
+        scores = "  ".join(f"{k} {v:.4g}" for k, v in r.items() if isinstance(v, float) and not k.endswith("_std"))
+        where = f"epoch {r['epoch']} step {r['step']}: " if "epoch" in r else ""
+        print(f"{where}{scores}")
+    if rows:
+        p = rows[-1]["protocol"]
+        print("protocol: " + ", ".join(f"{k}={v}" for k, v in p.items()))
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import evaluate as ev
+    from .metrics.extractors import open_extractor
+
+    metrics = ev.check_metrics(args.metrics)
+    if args.n < 1:
+        raise GanforgeError(f"--n must be >= 1; got {args.n}")
+    if args.fake:
+        if args.source or not args.real:
+            raise GanforgeError("--fake DIR compares two folders: give --real DIR and no run")
+        ex = open_extractor(args.extractor, args.weights, args.device, args.bf16)
+        row = ev.evaluate_folders(args.fake, args.real, metrics, ex, args.size, args.channels, args.n, args.seed, args.device)
+        _print_rows([row])
+        return 0
+    if not args.source:
+        raise GanforgeError("give a run directory or checkpoint to evaluate, or --fake DIR --real DIR")
+    source = Path(args.source)
+    if not source.exists():
+        raise GanforgeError(f"{args.source!r} does not exist")
+    paths = ev.checkpoints_of(source, args.checkpoints)
+    ex = open_extractor(args.extractor, args.weights, args.device, args.bf16) if ev.needs_extractor(paths[0]) else None
+    rows = []
+    for p in paths:
+        rows.append(ev.evaluate_checkpoint(p, metrics, ex, args.real, args.split, args.n, args.seed, args.device))
+        _print_rows(rows[-1:])
+    run_dir = _run_dir_of(source)
+    if run_dir is not None:
+        ev.append_rows(run_dir, rows)
+        if args.checkpoints == "all":
+            best = ev.mark_best(run_dir, rows)
+            plot = ev.plot_metric(run_dir, rows, best)
+            if best is not None:
+                print(f"ganforge: best checkpoint: epoch {best['epoch']} -> {run_dir / 'best.pt'}"
+                      + (f"; curve in {plot}" if plot else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_classifier_train(args: argparse.Namespace) -> int:
+    from .config import DataConfig
+    from .metrics.classifier import train_classifier
+
+    cfg = DataConfig(source=args.data, image_size=args.image_size, channels=args.channels, resize="shorter",
+                     crop="center")
+    out = train_classifier(cfg, Path(args.out), epochs=args.epochs, batch_size=args.batch_size, seed=args.seed,
+                           device=args.device)
+    print(f"ganforge: classifier saved to {args.out}: test accuracy {out.get('test_accuracy', float('nan')):.4f}",
+          file=sys.stderr)
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
@@ -209,6 +279,36 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0, help="seed of test-time dropout")
     tr.add_argument("--device", default="cpu")
     tr.set_defaults(func=cmd_translate)
+
+    e = sub.add_parser("evaluate", help="score checkpoints (FID/FD, KID, IS, precision/recall) with a stated protocol")
+    e.add_argument("source", nargs="?", metavar="RUN_DIR_or_CHECKPOINT")
+    e.add_argument("--metrics", default="fid,kid", help="comma list of fid, kid, is, pr, acc (default fid,kid)")
+    e.add_argument("--real", help="real data spec (default: the run's data, test split when present)")
+    e.add_argument("--split", help="split of the real data (default: test, else the run's split)")
+    e.add_argument("--fake", help="a folder of generated images (with --real DIR; no run needed)")
+    e.add_argument("--extractor", default="inception", help="inception (default) or classifier:PATH")
+    e.add_argument("--weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
+    e.add_argument("--n", type=int, default=10000, help="images per set (default 10000)")
+    e.add_argument("--checkpoints", choices=["last", "best", "all"], default="last")
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--size", type=int, default=64, help="--fake/--real folders: image size (default 64)")
+    e.add_argument("--channels", type=int, choices=[1, 3], default=3, help="--fake/--real folders: channels")
+    e.add_argument("--bf16", action="store_true", help="extract features under bf16 autocast")
+    e.add_argument("--device", default="cpu")
+    e.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("classifier", help="the offline feature extractor for FD and class accuracy")
+    csub = c.add_subparsers(dest="classifier_command", required=True, metavar="ACTION")
+    ct = csub.add_parser("train", help="train a small CNN classifier on labelled data")
+    ct.add_argument("--data", required=True, help="labelled data: mnist, cifar10, a class folder, builtin:pizza")
+    ct.add_argument("--out", required=True, help="classifier file to write, e.g. mnist_cls.pt")
+    ct.add_argument("--epochs", type=int, default=2)
+    ct.add_argument("--image-size", type=int, default=32)
+    ct.add_argument("--channels", type=int, choices=[1, 3], default=3)
+    ct.add_argument("--batch-size", type=int, default=128)
+    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--device", default="cpu")
+    ct.set_defaults(func=cmd_classifier_train)
 
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)

@@ -88,6 +88,19 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation during training (``ganforge evaluate`` does the same afterwards): scores every ``every`` epochs
+    and keeps ``best.pt``, the checkpoint with the best main metric (FID/FD lowest; PSNR highest for pix2pix)."""
+
+    every: int = 0  # epochs between evaluations; 0 = off
+    metrics: str = "fid"  # comma list of fid, kid, is, pr, acc
+    extractor: str = "inception"  # inception (needs its weights file) or classifier:PATH (offline)
+    weights: str = ""  # the FID Inception weights file; "" = $GANFORGE_INCEPTION_WEIGHTS, the hub cache, or download
+    n: int = 5000  # images per set
+    real: str = ""  # real data spec; "" = the run's data (its test split when it has one)
+
+
+@dataclass(frozen=True)
 class Config:
     """A whole run. ``model`` is the recipe's own dataclass (for example :class:`DCGANConfig`)."""
 
@@ -96,13 +109,14 @@ class Config:
     data: DataConfig = field(default_factory=DataConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     name: str = ""  # preset or free label, used for the default run directory
 
     def to_dict(self) -> dict[str, Any]:
         return to_plain(self)
 
 
-SECTIONS = ("data", "optim", "train")
+SECTIONS = ("data", "optim", "train", "eval")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,6 +311,7 @@ def resolve(layers: list[Mapping[str, Any]]) -> Config:
         data=build_section(DataConfig, merged.get("data", {}), "data."),
         optim=build_section(OptimConfig, merged.get("optim", {}), "optim."),
         train=build_section(TrainConfig, merged.get("train", {}), "train."),
+        eval=build_section(EvalConfig, merged.get("eval", {}), "eval."),
     )
     validate(cfg)
     recipe_cls.validate(cfg)
@@ -326,6 +341,12 @@ def validate(cfg: Config) -> None:
         positive(f"train.{k}", getattr(t, k))
     for k in ("steps", "keep_checkpoints", "val_images"):
         positive(f"train.{k}", getattr(t, k), allow_zero=True)
+    positive("eval.every", cfg.eval.every, allow_zero=True)
+    positive("eval.n", cfg.eval.n)
+    if cfg.eval.every:
+        from .evaluate import check_metrics
+
+        check_metrics(cfg.eval.metrics, key="eval.metrics")
     positive("optim.lr", o.lr)
     positive("optim.lr_d", o.lr_d, allow_zero=True)
     positive("optim.decay_epochs", o.decay_epochs, allow_zero=True)

@@ -35,8 +35,10 @@ from .runlog import RunLog
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
 # it computes per step.
 RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
-               "train.keep_checkpoints", "train.val_images", "data.workers")
-RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb")
+               "train.keep_checkpoints", "train.val_images", "data.workers", "eval.every", "eval.metrics",
+               "eval.extractor", "eval.weights", "eval.n", "eval.real")
+RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb",
+             "eval.jsonl", "best.pt", "best.json")
 
 
 def pick_device(name: str) -> torch.device:
@@ -145,6 +147,11 @@ class Trainer:
         else:
             self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
         self.step, self.window = 0, self._empty_window()
+        self.extractor = None  # the feature extractor of eval.every, opened now: a missing weights file fails at once
+        if cfg.eval.every and not self.info.points:
+            from .metrics.extractors import open_extractor
+
+            self.extractor = open_extractor(cfg.eval.extractor, cfg.eval.weights or None, self.device)
         self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
         if init is not None:  # warm start: networks only
             self.recipe.load_state_dict(init["state"], nets_only=True)
@@ -214,6 +221,20 @@ class Trainer:
         grid = make_grid(out, nrow=self.nrow)
         save_image(grid, path)
         log.image("samples", grid, self.step)
+
+    def evaluate(self, log: RunLog) -> None:
+        """Score this epoch's checkpoint (eval.*), append it to eval.jsonl, log the scores, keep best.pt."""
+        from . import evaluate as ev
+
+        e = self.cfg.eval
+        ckpt = self.run_dir / "checkpoints" / f"epoch_{self.epoch:03d}.pt"
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            row = ev.evaluate_checkpoint(ckpt, ev.check_metrics(e.metrics), self.extractor, e.real or None, None, e.n,
+                                         self.cfg.train.seed, str(self.device))
+        ev.append_rows(self.run_dir, [row])
+        log.log(self.step, {f"eval/{k}": round(v, 6) for k, v in row.items() if isinstance(v, float)})
+        ev.update_best(self.run_dir, row)
 
     def write_facts(self, **extra: Any) -> None:
         path = self.run_dir / "run.json"
@@ -294,6 +315,8 @@ class Trainer:
                         self.recipe.end_epoch(self.epoch)
                         self.write_samples(log)
                         self.save_checkpoint(epoch_file=True)
+                        if self.cfg.eval.every and self.epoch % self.cfg.eval.every == 0:
+                            self.evaluate(log)
                         plot_losses(run_dir)
                         tick = time.perf_counter()
                     if stop.requested and self.step < self.total_steps:

@@ -196,6 +196,7 @@ class Data:
             src = open_source(cfg)
         self.input_channels = src.input_channels  # > 0: batches are (input, target) pairs
         self.description = src.description
+        self.key = src.key  # identifies the content (caches of decoded images and of metric features)
         self.class_names = src.class_names
         self.toy, self.points_dim = src.toy, 0
         n = len(src)

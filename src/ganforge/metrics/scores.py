@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["feature_stats", "frechet_distance", "fid_from_features", "kid", "inception_score", "precision_recall"]
+__all__ = ["feature_stats", "fid_from_features", "frechet_distance", "inception_score", "kid", "precision_recall"]
 
 
 def _as_2d(x: Any, name: str, dtype: type = np.float64) -> np.ndarray:
