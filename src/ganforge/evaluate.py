@@ -24,8 +24,9 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -269,8 +270,7 @@ def checkpoints_of(source: Path, which: str) -> list[Path]:
 
 def append_rows(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     with open(run_dir / "eval.jsonl", "a", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps({**r, "time": round(time.time(), 1)}) + "\n")
+        fh.writelines(json.dumps({**r, "time": round(time.time(), 1)}) + "\n" for r in rows)
 
 
 def mark_best(run_dir: Path, rows: list[dict[str, Any]]) -> dict[str, Any] | None:

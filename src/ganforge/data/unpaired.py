@@ -15,9 +15,9 @@ random crop ``image_size``, flip) and converted to ``data.channels``.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from PIL import Image
@@ -40,7 +40,7 @@ def _root(spec: str) -> Path:
             raise GanforgeError(f"{spec} is not downloaded: run `ganforge data fetch {spec}` (needs internet) or pass "
                                 f"--data PATH to a folder with trainA/ and trainB/")
         return p
-    spec = spec[len("folder:"):] if spec.startswith("folder:") else spec
+    spec = spec.removeprefix("folder:")
     p = Path(spec).expanduser()
     if not p.is_dir():
         raise GanforgeError(f"data path {spec!r} {'is not a folder' if p.exists() else 'does not exist'}")
@@ -123,7 +123,7 @@ class UnpairedData:
 
     @classmethod
     def open(cls, cfg: DataConfig, batch_size: int, seed: int, device: torch.device,
-             part: str = "train") -> "UnpairedData | None":
+             part: str = "train") -> UnpairedData | None:
         cfgs = domain_configs(cfg, part)
         return None if cfgs is None else cls(*cfgs, batch_size, seed, device)
 

@@ -10,9 +10,10 @@ Every extractor carries the SHA-256 of its weights file, written with every resu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
