@@ -78,6 +78,7 @@ def test_class_accuracy_of_a_conditional_model(tmp_path: Path, cls: Path, capsys
     assert main(["evaluate", str(run), "--extractor", f"classifier:{cls}", "--n", "50", "--metrics", "acc"]) == 0
     r = rows(run / "eval.jsonl")[-1]
     assert 0 <= r["class_acc"] <= 1 and "class_acc[pepperoni]" in r
+    assert r["FD[classifier:pizza][pepperoni]"] > 0  # per-class distances against the real images of the class
     uncond = tmp_path / "u"
     tiny_gan(uncond, **{"train.epochs": 1})
     line = one_line_error(capsys, ["evaluate", str(uncond), "--extractor", f"classifier:{cls}", "--n", "20", "--metrics",
@@ -102,6 +103,11 @@ def test_two_folders_and_bad_input(tmp_path: Path, cls: Path, capsys: pytest.Cap
         (["--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--extractor",
           f"classifier:{tmp_path / 'a' / 'img_000.png'}"], "is not a ganforge classifier file"),
     ]
+    write_images(tmp_path / "g", 24, size=(20, 20), mode="L", seed=3)
+    cases.append((["--fake", str(tmp_path / "g"), "--real", str(tmp_path / "b"), "--extractor", f"classifier:{cls}"],
+                  "different channel counts"))
+    assert main(["evaluate", "--fake", str(tmp_path / "g"), "--real", str(tmp_path / "b"), "--extractor",
+                 f"classifier:{cls}", "--size", "16", "--n", "24", "--channels", "3"]) == 0
     for args, message in cases:
         assert message in one_line_error(capsys, ["evaluate", *args])
 

@@ -292,7 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--checkpoints", choices=["last", "best", "all"], default="last")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--size", type=int, default=64, help="--fake/--real folders: image size (default 64)")
-    e.add_argument("--channels", type=int, choices=[1, 3], default=3, help="--fake/--real folders: channels")
+    e.add_argument("--channels", type=int, choices=[1, 3], help="--fake/--real folders: convert both to this "
+                   "(default: the channels they share)")
     e.add_argument("--bf16", action="store_true", help="extract features under bf16 autocast")
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=cmd_evaluate)

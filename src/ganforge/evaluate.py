@@ -65,20 +65,31 @@ def real_data(spec: str, split: str, size: int, channels: int, n: int, device: t
     return Data(cfg, 1, 0, device)
 
 
-def real_features(ex: Extractor, data: Data, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Features of the first ``n`` real images, cached on disk by data, preprocessing, extractor and count."""
+def real_features(ex: Extractor, data: Data, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Features, logits and labels (if any) of the first ``n`` real images, cached on disk by data,
+    preprocessing, extractor and count."""
     c = data.cfg
     key = f"{data.key}|{c.split}|{c.image_size}|{c.channels}|{c.resize}|{ex.weights_sha256}|{n}"
     path = cache_dir() / "stats" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npz")
     if path.is_file():
         with np.load(path) as z:
-            return z["features"], z["logits"]
-    feats, logits = _features(ex, (b.image for b in data.ordered(CHUNK, n)))
+            return z["features"], z["logits"], (z["labels"] if "labels" in z.files else None)
+    labels: list[np.ndarray] = []
+
+    def images() -> Iterator[torch.Tensor]:
+        for b in data.ordered(CHUNK, n):
+            if b.label is not None:
+                labels.append(b.label.cpu().numpy())
+            yield b.image
+
+    feats, logits = _features(ex, images())
+    lab = np.concatenate(labels) if labels else None
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, features=feats.astype(np.float32), logits=logits.astype(np.float32))
+    np.savez(tmp, features=feats.astype(np.float32), logits=logits.astype(np.float32),
+             **({"labels": lab} if lab is not None else {}))
     os.replace(tmp, path)
-    return feats, logits
+    return feats, logits, lab
 
 
 def _min_count(metrics: list[str], n_real: int, n_fake: int) -> None:
@@ -153,13 +164,13 @@ def evaluate_checkpoint(path: str | Path, metrics: list[str], ex: Extractor | No
         return {**row, **_translation_scores(recipe, cfg, metrics, ex, n, seed, dev, proto), "protocol": proto}
     spec = real or cfg.data.source
     data, used_split = _real_split(spec, split, cfg.data, n, dev)
-    r = real_features(ex, data, n)
+    *r, real_labels = real_features(ex, data, n)
     f = _features(ex, _generated(recipe, n, seed))
-    row.update(distribution_scores(ex, [m for m in metrics if m != "acc"], r, f, seed))
+    row.update(distribution_scores(ex, [m for m in metrics if m != "acc"], (r[0], r[1]), f, seed))
     proto.update(n_real=len(r[0]), n_fake=len(f[0]), real=data.description, split=used_split, resize="shorter side, "
                  "centre crop (bicubic)" + (", then bilinear to 299 (Inception)" if ex.name == "inception" else ""))
     if "acc" in metrics:
-        row.update(_class_accuracy(recipe, ex, n, seed))
+        row.update(_class_accuracy(recipe, ex, n, seed, r[0], real_labels))
     return {**row, "protocol": proto}
 
 
@@ -178,19 +189,27 @@ def _real_split(spec: str, split: str | None, dcfg: DataConfig, n: int, dev: tor
     return real_data(spec, dcfg.split, dcfg.image_size, dcfg.channels, n, dev), dcfg.split
 
 
-def _class_accuracy(recipe: Any, ex: Extractor, n: int, seed: int) -> dict[str, float]:
+def _class_accuracy(recipe: Any, ex: Extractor, n: int, seed: int, real: np.ndarray,
+                    real_labels: np.ndarray | None) -> dict[str, float]:
+    """The classifier's accuracy on ``n / K`` samples of each class K, and per-class Frechet distances against
+    the real images of that class (when the real data has labels and at least 2 images of the class)."""
+    from .metrics.scores import fid_from_features
+
     names = recipe.data.class_names
     if not getattr(recipe, "conditional", False) or not names:
         raise GanforgeError(f"--metrics acc needs a class-conditional model; {recipe.cfg.recipe} is unconditional")
     if ex.class_names is None or tuple(ex.class_names) != tuple(names):
         raise GanforgeError(f"--metrics acc needs a classifier trained on the same classes ({', '.join(names)}); "
                             f"{ex.name} has {', '.join(ex.class_names or ('none',))}")
-    per = max(1, n // len(names))
-    hits = []
-    for k in range(len(names)):
-        _, logits = _features(ex, _generated(recipe, per, seed + k, label=k))
+    per = max(2, n // len(names))
+    hits, out = [], {}
+    for k, name in enumerate(names):
+        feats, logits = _features(ex, _generated(recipe, per, seed + k, label=k))
         hits.append(float((logits.argmax(1) == k).mean()))
-    return {"class_acc": float(np.mean(hits)), **{f"class_acc[{c}]": h for c, h in zip(names, hits)}}
+        out[f"class_acc[{name}]"] = hits[-1]
+        if real_labels is not None and (real_labels == k).sum() >= 2:
+            out[f"{ex.fd_label}[{name}]"] = fid_from_features(real[real_labels == k], feats)
+    return {"class_acc": float(np.mean(hits)), **out}
 
 
 def _translation_scores(recipe: Any, cfg: Any, metrics: list[str], ex: Extractor, n: int, seed: int,
@@ -231,11 +250,28 @@ def _translation_scores(recipe: Any, cfg: Any, metrics: list[str], ex: Extractor
 # Folders, runs, best checkpoints
 
 
-def evaluate_folders(fake: str, real: str, metrics: list[str], ex: Extractor, size: int, channels: int, n: int,
+def folder_channels(fake: str, real: str, channels: int | None) -> int:
+    """Both folders at ``channels``; unset, the channel count they share (grayscale and colour: an error)."""
+    from .data.images import folder_mode
+
+    modes = {d: folder_mode(Path(d).expanduser()) for d in (fake, real)}
+    if channels is not None:
+        return channels
+    if len(set(modes.values()) - {""}) > 1:
+        raise GanforgeError(f"image folders of different channel counts: {fake} is {modes[fake]}, {real} is "
+                            f"{modes[real]}; pass --channels 1 or 3 to convert both")
+    return 1 if "gray" in modes.values() else 3
+
+
+def evaluate_folders(fake: str, real: str, metrics: list[str], ex: Extractor, size: int, channels: int | None, n: int,
                      seed: int, device: str = "cpu") -> dict[str, Any]:
     dev = torch.device(device)
+    for d in (fake, real):
+        if not Path(d).expanduser().is_dir():
+            raise GanforgeError(f"{d!r} is not a folder of images")
+    channels = folder_channels(fake, real, channels)
     f_data, r_data = real_data(fake, "", size, channels, n, dev), real_data(real, "", size, channels, n, dev)
-    f, r = _features(ex, (b.image for b in f_data.ordered(CHUNK, n))), real_features(ex, r_data, n)
+    f, r = _features(ex, (b.image for b in f_data.ordered(CHUNK, n))), real_features(ex, r_data, n)[:2]
     row = distribution_scores(ex, [m for m in metrics if m != "acc"], r, f, seed)
     proto = {**describe(ex), "n_real": len(r[0]), "n_fake": len(f[0]), "real": r_data.description,
              "fake": f_data.description, "image_size": size, "resize": "shorter side, centre crop", "seed": seed}

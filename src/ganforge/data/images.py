@@ -32,6 +32,17 @@ def list_images(root: Path) -> list[Path]:
     return out
 
 
+def folder_mode(folder: Path) -> str:
+    """'gray' or 'colour': the kind of the first readable image under ``folder`` ('' when none)."""
+    for f in list_images(folder)[:8]:
+        try:
+            with Image.open(f) as img:
+                return "gray" if img.mode in ("L", "LA", "1", "I", "I;16", "F") else "colour"
+        except (OSError, ValueError, SyntaxError):
+            continue
+    return ""
+
+
 def to_mode(img: Image.Image, channels: int) -> Image.Image:
     """Convert any Pillow mode to 'L' (channels=1) or 'RGB' (channels=3).
 

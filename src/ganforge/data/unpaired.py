@@ -20,12 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 from ..config import DataConfig
 from ..errors import GanforgeError
 from ..paths import data_dir
-from .images import list_images
+from .images import folder_mode
 from .loader import Batch, Data
 
 FETCHED = ("horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "maps-unpaired")
@@ -45,16 +44,6 @@ def _root(spec: str) -> Path:
     if not p.is_dir():
         raise GanforgeError(f"data path {spec!r} {'is not a folder' if p.exists() else 'does not exist'}")
     return p
-
-
-def _mode(folder: Path) -> str:
-    for f in list_images(folder)[:1]:
-        try:
-            with Image.open(f) as img:
-                return "gray" if img.mode in ("L", "LA", "1", "I", "I;16", "F") else "colour"
-        except (OSError, ValueError, SyntaxError):
-            pass
-    return ""
 
 
 def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] | None:
@@ -98,7 +87,7 @@ def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] 
                                         f"in {root}")
                 return None
             dirs = found[0]
-    modes = [_mode(d) for d in dirs]
+    modes = [folder_mode(d) for d in dirs]
     if part == "train" and len(set(m for m in modes if m)) > 1:
         warnings.warn(f"domain A ({dirs[0]}) is {modes[0]} and domain B ({dirs[1]}) is {modes[1]}; both are converted "
                       f"to data.channels={cfg.channels}", stacklevel=3)
