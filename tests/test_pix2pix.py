@@ -170,6 +170,8 @@ def test_translate_keeps_size_and_names(tmp_path: Path, capsys: pytest.CaptureFi
     line = one_line_error(capsys, ["translate", str(run), "--input", str(new), "--out", str(tmp_path / "o"),
                                    "--direction", "BtoA"])
     assert "trained to translate AtoB only" in line
+    line = one_line_error(capsys, ["sample", str(run), "--out", str(tmp_path / "s.png")])
+    assert "translates images rather than sampling them; use `ganforge translate" in line
 
 
 def test_translate_refuses_other_recipes_and_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -90,6 +90,9 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     recipe, ckpt = load_recipe(args.source, args.device)
+    if getattr(recipe, "translates", False):
+        raise GanforgeError(f"{args.source} holds a {recipe.cfg.recipe} model, which translates images rather than "
+                            f"sampling them; use `ganforge translate {args.source} --input DIR --out DIR`")
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
     if recipe.data.points:  # a toy run: points as CSV and a scatter plot

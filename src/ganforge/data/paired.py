@@ -122,9 +122,7 @@ def _root(spec: str) -> Path:
             raise GanforgeError(f"{spec} is not downloaded: run `ganforge data fetch {spec}` (needs internet) "
                                 f"or pass --data PATH to a folder of pairs")
         return p
-    for prefix in ("folder:", "aligned:", "paired:"):
-        spec = spec.removeprefix(prefix)
-    return _existing_dir(spec, "pairs")
+    return _existing_dir(spec.removeprefix("folder:"), "pairs")
 
 
 def _ab_dirs(root: Path, split: str) -> tuple[Path, Path] | None:

@@ -88,7 +88,7 @@ def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] 
                 return None
             dirs = found[0]
     modes = [folder_mode(d) for d in dirs]
-    if part == "train" and len(set(m for m in modes if m)) > 1:
+    if part == "train" and len({m for m in modes if m}) > 1:
         warnings.warn(f"domain A ({dirs[0]}) is {modes[0]} and domain B ({dirs[1]}) is {modes[1]}; both are converted "
                       f"to data.channels={cfg.channels}", stacklevel=3)
     # the domain folders are read whole (an A/ or trainA/ folder has no split folders of its own)
