@@ -34,6 +34,7 @@ import torch
 from . import checkpoint
 from .config import DataConfig, from_dict
 from .data.loader import Data
+from .data.sources import detect
 from .errors import GanforgeError
 from .metrics.extractors import Extractor, describe
 from .paths import cache_dir
@@ -180,7 +181,10 @@ def _real_split(spec: str, split: str | None, dcfg: DataConfig, n: int, dev: tor
     if spec.startswith("builtin:"):
         seed = dcfg.builtin_seed + (0 if split == dcfg.split else 1)
         return real_data(spec, "", dcfg.image_size, dcfg.channels, n, dev, seed), f"generator seed {seed}"
+    folder = Path(spec.split(":", 1)[1] if spec.startswith(("folder:", "classes:")) else spec).expanduser()
     for s in [split] if split else ["test", dcfg.split]:
+        if not split and s == "test" and folder.is_dir() and detect(folder) == "folder" and not (folder / s).is_dir():
+            continue  # an image folder without test/: reading it with split=test would read everything
         try:
             return real_data(spec, s, dcfg.image_size, dcfg.channels, n, dev), s
         except GanforgeError:
