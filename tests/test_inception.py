@@ -22,7 +22,10 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import inception
 from ganforge.metrics.inception import FIDInception, find_weights, load_fid_inception, weights_sha256
 
-KEYS_JSON = Path(__file__).resolve().parents[2] / "shared" / "reference" / "fid_inception_keys.json"
+from .conftest import SHARED
+
+# ../shared/reference beside the checkout (next to ../shared/data, which GANFORGE_SHARED_DATA may move)
+KEYS_JSON = SHARED.parent / "reference" / "fid_inception_keys.json"
 
 
 @pytest.fixture(autouse=True)
