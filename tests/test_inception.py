@@ -5,13 +5,10 @@ Random weights only (the real file is never downloaded); downloads go to a local
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import socket
-import threading
 import time
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -23,6 +20,7 @@ from ganforge.metrics import inception
 from ganforge.metrics.inception import FIDInception, find_weights, load_fid_inception, weights_sha256
 
 from .conftest import SHARED
+from .test_fetch import Server  # the local HTTP server of the download tests
 
 # ../shared/reference beside the checkout (next to ../shared/data, which GANFORGE_SHARED_DATA may move)
 KEYS_JSON = SHARED.parent / "reference" / "fid_inception_keys.json"
@@ -202,29 +200,6 @@ def test_extract_bf16_close_to_float32(model: FIDInception, images: torch.Tensor
 
 
 # --- finding and downloading the weights ------------------------------------------------------------
-
-
-class Server:
-    def __init__(self, root: Path) -> None:
-        self.requests: list[str] = []
-        requests = self.requests
-
-        class Handler(SimpleHTTPRequestHandler):
-            def do_GET(self) -> None:
-                requests.append(self.path)
-                super().do_GET()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 FAKE = b"not really the FID Inception weights " * 100

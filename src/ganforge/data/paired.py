@@ -34,9 +34,8 @@ from PIL import Image, ImageFilter
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from ..paths import data_dir
 from .images import fit_square, list_images, to_mode
-from .sources import Source, _existing_dir, _stat_key
+from .sources import Source, _stat_key, fetched_or_folder
 
 PAIRINGS = ("auto", "aligned", "folders", "colorize", "edges")
 FETCHED = ("facades", "cityscapes", "maps", "edges2shoes", "night2day")  # bare names read data_dir(NAME)
@@ -116,13 +115,7 @@ class PairDecoder:
 
 
 def _root(spec: str) -> Path:
-    if spec in FETCHED:
-        p = data_dir(spec)
-        if not p.is_dir():
-            raise GanforgeError(f"{spec} is not downloaded: run `ganforge data fetch {spec}` (needs internet) "
-                                f"or pass --data PATH to a folder of pairs")
-        return p
-    return _existing_dir(spec.removeprefix("folder:"), "pairs")
+    return fetched_or_folder(spec, FETCHED, "a folder of pairs")
 
 
 def _ab_dirs(root: Path, split: str) -> tuple[Path, Path] | None:

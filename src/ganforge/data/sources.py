@@ -109,6 +109,17 @@ def _find(folder: Path, stem: str) -> Path | None:
     return None
 
 
+def fetched_or_folder(spec: str, fetched: tuple[str, ...], what: str) -> Path:
+    """A name that ``ganforge data fetch`` downloads (its folder in the cache), or a folder path."""
+    if spec in fetched:
+        p = data_dir(spec)
+        if not p.is_dir():
+            raise GanforgeError(f"{spec} is not downloaded: run `ganforge data fetch {spec}` (needs internet) or pass "
+                                f"--data PATH to {what}")
+        return p
+    return _existing_dir(spec.removeprefix("folder:"), "folder")
+
+
 def _bare_or_path(kind: str, path: str) -> Path:
     if path:
         return _existing_dir(path, kind)

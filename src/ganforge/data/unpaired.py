@@ -23,9 +23,9 @@ import torch
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from ..paths import data_dir
 from .images import folder_mode
 from .loader import Batch, Data
+from .sources import fetched_or_folder
 
 FETCHED = ("horse2zebra", "apple2orange", "summer2winter_yosemite", "monet2photo", "maps-unpaired")
 BUILTIN_DOMAINS = {"pizza": ("pizza", "pizza-photo")}
@@ -33,17 +33,7 @@ VAL_SPLITS = ("test", "val")
 
 
 def _root(spec: str) -> Path:
-    if spec in FETCHED:
-        p = data_dir(spec)
-        if not p.is_dir():
-            raise GanforgeError(f"{spec} is not downloaded: run `ganforge data fetch {spec}` (needs internet) or pass "
-                                f"--data PATH to a folder with trainA/ and trainB/")
-        return p
-    spec = spec.removeprefix("folder:")
-    p = Path(spec).expanduser()
-    if not p.is_dir():
-        raise GanforgeError(f"data path {spec!r} {'is not a folder' if p.exists() else 'does not exist'}")
-    return p
+    return fetched_or_folder(spec, FETCHED, "a folder with trainA/ and trainB/")
 
 
 def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] | None:

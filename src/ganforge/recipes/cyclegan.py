@@ -29,7 +29,7 @@ from ..nets.patchgan import PatchGAN
 from ..nets.resnet import RESNET_BLOCKS, ResnetGenerator
 from ..registry import LOSSES, RECIPES
 from .base import DataInfo, Recipe, linear_decay
-from .pix2pix import at_test_time
+from .pix2pix import PAPER_DEFAULTS, at_test_time, check_translation_options
 
 
 @dataclass(frozen=True)
@@ -103,33 +103,18 @@ class CycleGAN(Recipe):
     translates: ClassVar[bool] = True
     directions: ClassVar[tuple[str, ...]] = ("AtoB", "BtoA")
     size_multiple: ClassVar[int] = 4  # two stride-2 downsamplings
-    # The paper's setup under every preset: 286 -> random 256 crop + flip, Adam 2e-4 (0.5, 0.999), batch 1,
-    # 200 epochs of which the last 100 decay the lr linearly to 0.
-    defaults: ClassVar[dict[str, Any]] = {
-        "data": {"image_size": 256, "load_size": 286, "resize": "stretch", "crop": "random", "flip": True},
-        "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_epochs": 100},
-        "train": {"batch_size": 1, "epochs": 200, "n_samples": 4, "log_every": 100},
-    }
+    defaults: ClassVar[dict[str, Any]] = {**PAPER_DEFAULTS, "train": {**PAPER_DEFAULTS["train"], "n_samples": 4}}
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
         m = cfg.model
-        if m.loss not in LOSSES or LOSSES.get(m.loss).needs_lipschitz:
-            ok = [n for n in LOSSES.names() if not LOSSES.get(n).needs_lipschitz]
-            raise GanforgeError(f"model.loss {m.loss!r} is not available for cyclegan; choices: {', '.join(ok)}")
+        check_translation_options(cfg)
         if cfg.data.image_size % 4:
             raise GanforgeError(f"cyclegan needs data.image_size divisible by 4 (two downsamplings); got "
                                 f"{cfg.data.image_size}")
         for k in ("lambda_a", "lambda_b", "lambda_identity", "pool_size"):
             if getattr(m, k) < 0:
                 raise GanforgeError(f"config key model.{k} must be >= 0; got {getattr(m, k)}")
-        for k in ("g_width", "d_width"):
-            if getattr(m, k) < 1:
-                raise GanforgeError(f"config key model.{k} must be >= 1; got {getattr(m, k)}")
-        if not 0 <= m.d_layers <= 6:
-            raise GanforgeError(f"config key model.d_layers must be 0..6 (3 = 70x70 patches); got {m.d_layers}")
-        if not 0 <= m.dropout < 1:
-            raise GanforgeError(f"config key model.dropout must be in [0, 1); got {m.dropout}")
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, data, device)

@@ -53,6 +53,31 @@ class Pix2PixConfig:
     # reference's test.py: batch 1, train mode) or BatchNorm's running averages (eval mode)
 
 
+# The paper's setup (pix2pix and CycleGAN alike) under every preset: 286 -> random 256 crop + flip, Adam 2e-4
+# (0.5, 0.999), batch 1, 200 epochs of which the last 100 decay the lr linearly to 0.
+PAPER_DEFAULTS: dict[str, Any] = {
+    "data": {"image_size": 256, "load_size": 286, "resize": "stretch", "crop": "random", "flip": True},
+    "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_epochs": 100},
+    "train": {"batch_size": 1, "epochs": 200, "n_samples": 6, "log_every": 100},
+}
+
+
+def check_translation_options(cfg: Config) -> None:
+    """The settings pix2pix and CycleGAN share: a loss that needs no Lipschitz constraint, widths, PatchGAN depth,
+    dropout."""
+    m = cfg.model
+    if m.loss not in LOSSES or LOSSES.get(m.loss).needs_lipschitz:
+        ok = [n for n in LOSSES.names() if not LOSSES.get(n).needs_lipschitz]
+        raise GanforgeError(f"model.loss {m.loss!r} is not available for {cfg.recipe}; choices: {', '.join(ok)}")
+    for k in ("g_width", "d_width"):
+        if getattr(m, k) < 1:
+            raise GanforgeError(f"config key model.{k} must be >= 1; got {getattr(m, k)}")
+    if not 0 <= m.d_layers <= 6:
+        raise GanforgeError(f"config key model.d_layers must be 0..6 (0 = 1x1 PixelGAN, 3 = 70x70); got {m.d_layers}")
+    if not 0 <= m.dropout < 1:
+        raise GanforgeError(f"config key model.dropout must be in [0, 1); got {m.dropout}")
+
+
 @contextmanager
 def at_test_time(net: nn.Module, dropout: bool, norm: str) -> Iterator[None]:
     """``net`` in eval mode, except: dropout on (``dropout``) and BatchNorm on each batch's own statistics
@@ -81,13 +106,7 @@ class Pix2Pix(Recipe):
     config_cls = Pix2PixConfig
     data_kind: ClassVar[str] = "pairs"
     translates: ClassVar[bool] = True
-    # The paper's setup under every preset: 286 -> random 256 crop + flip of both images, Adam 2e-4 (0.5, 0.999),
-    # batch 1, 200 epochs of which the last 100 decay the lr linearly to 0.
-    defaults: ClassVar[dict[str, Any]] = {
-        "data": {"image_size": 256, "load_size": 286, "resize": "stretch", "crop": "random", "flip": True},
-        "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_epochs": 100},
-        "train": {"batch_size": 1, "epochs": 200, "n_samples": 6, "log_every": 100},
-    }
+    defaults: ClassVar[dict[str, Any]] = PAPER_DEFAULTS
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
@@ -98,19 +117,10 @@ class Pix2Pix(Recipe):
             raise GanforgeError(f"model.generator={m.generator} downsamples {depth} times and needs data.image_size a "
                                 f"multiple of {2**depth}; got {d.image_size}; "
                                 + (f"use model.generator={fits[-1]}" if fits else "use a crop size that is a multiple of 32"))
-        if m.loss not in LOSSES or LOSSES.get(m.loss).needs_lipschitz:
-            ok = [n for n in LOSSES.names() if not LOSSES.get(n).needs_lipschitz]
-            raise GanforgeError(f"model.loss {m.loss!r} is not available for pix2pix; choices: {', '.join(ok)}")
-        for k in ("g_width", "d_width"):
-            if getattr(m, k) < 1:
-                raise GanforgeError(f"config key model.{k} must be >= 1; got {getattr(m, k)}")
-        if not 0 <= m.d_layers <= 6:
-            raise GanforgeError(f"config key model.d_layers must be 0..6 (0 = 1x1 PixelGAN, 3 = 70x70); got {m.d_layers}")
+        check_translation_options(cfg)
         if m.lambda_gan < 0 or m.lambda_l1 < 0 or m.lambda_gan == m.lambda_l1 == 0:
             raise GanforgeError(f"model.lambda_gan ({m.lambda_gan}) and model.lambda_l1 ({m.lambda_l1}) must be >= 0 "
                                 f"and not both 0")
-        if not 0 <= m.dropout < 1:
-            raise GanforgeError(f"config key model.dropout must be in [0, 1); got {m.dropout}")
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, data, device)
