@@ -216,6 +216,32 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from . import explore
+    from .data.images import save_grid
+    from .sampling import class_index, load_recipe
+
+    try:
+        seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
+    except ValueError:
+        raise GanforgeError(f"--seeds {args.seeds!r}: a comma list of integers, e.g. 3,17,42") from None
+    recipe, _ = load_recipe(args.source, args.device)
+    explore.check_generative(recipe)
+    label = class_index(recipe, args.class_) if args.class_ is not None else None
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise GanforgeError(f"--out {args.out!r}: the strip is written as NAME.png")
+    images = explore.render(recipe, explore.path_latents(recipe, seeds, args.steps, args.mode), label)
+    save_grid(images, out, nrow=args.steps)  # one row per pair of consecutive seeds
+    msg = f"ganforge: wrote {len(seeds) - 1} strip(s) of {args.steps} images ({args.mode}) to {out}"
+    if args.video:
+        frames = explore.render(recipe, explore.path_latents(recipe, seeds, args.frames, args.mode, loop=True), label)
+        explore.write_video(frames, Path(args.video), args.fps)
+        msg += f" and a {len(frames)}-frame loop to {args.video}"
+    print(msg, file=sys.stderr)
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
@@ -313,6 +339,19 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--seed", type=int, default=0)
     ct.add_argument("--device", default="cpu")
     ct.set_defaults(func=cmd_classifier_train)
+
+    ip = sub.add_parser("interpolate", help="images on the latent path between seeds: a strip, and a looping video")
+    ip.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
+    ip.add_argument("--seeds", required=True, help="two or more seeds (the latents of `ganforge sample --seed S`)")
+    ip.add_argument("--steps", type=int, default=8, help="images per pair, endpoints included (default 8)")
+    ip.add_argument("--mode", choices=["slerp", "lerp"], default="slerp", help="spherical (default) or linear")
+    ip.add_argument("--out", required=True, help="the strip: NAME.png, one row per pair of consecutive seeds")
+    ip.add_argument("--video", help="also a loop through all seeds and back: NAME.gif, or NAME.mp4 (imageio-ffmpeg)")
+    ip.add_argument("--frames", type=int, default=48, help="video frames per pair of seeds (default 48)")
+    ip.add_argument("--fps", type=int, default=24)
+    ip.add_argument("--class", dest="class_", metavar="K", help="conditional models: the class (index or name)")
+    ip.add_argument("--device", default="cpu")
+    ip.set_defaults(func=cmd_interpolate)
 
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)
