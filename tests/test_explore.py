@@ -80,3 +80,26 @@ def test_bad_interpolation_input(run: Path, tmp_path: Path, capsys: pytest.Captu
         (["--seeds", "3,4", "--video", str(tmp_path / "w.avi")], "write a .gif or an .mp4"),
     ]:
         assert message in one_line_error(capsys, ["interpolate", str(run), *args, "--out", out])
+
+
+def test_class_sweep_and_translation_evolution(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from .test_paired_data import write_aligned
+    from .test_pix2pix import tiny_cli
+
+    cond = tmp_path / "cond"
+    assert main(["train", "--out", str(cond), *tiny_overrides(**{"recipe": "cdcgan", "data.source": "builtin:pizza",
+                                                                 "data.builtin_n": 32, "train.epochs": 1})]) == 0
+    assert main(["interpolate", str(cond), "--seeds", "1,2", "--vary", "class", "--out", str(tmp_path / "c.png")]) == 0
+    assert Image.open(tmp_path / "c.png").size == (5 * 18 + 2, 2 * 18 + 2)  # 5 topping classes, 2 seeds
+    assert "--class K" in one_line_error(capsys, ["interpolate", str(cond), "--seeds", "1,2", "--out",
+                                                  str(tmp_path / "x.png")])
+    write_aligned(tmp_path / "pairs", 4, size=40)
+    p2p = tmp_path / "p2p"
+    assert main(["train", "--data", str(tmp_path / "pairs"), "--out", str(p2p),
+                 *tiny_cli(**{"train.epochs": 3, "data.val_split": "none", "train.keep_checkpoints": 0})]) == 0
+    strip, gif = tmp_path / "evo.png", tmp_path / "evo.gif"
+    assert main(["interpolate", str(p2p), "--input", str(tmp_path / "pairs" / "000.png"), "--out", str(strip),
+                 "--video", str(gif)]) == 0
+    assert Image.open(gif).n_frames == 3  # one frame per epoch checkpoint
+    assert Image.open(strip).size == (4 * (80 + 2) + 2, 40 + 4)  # input + 3 epochs, each at the input's 80x40
+    assert "give --input IMAGE" in one_line_error(capsys, ["interpolate", str(p2p), "--out", str(strip)])

@@ -221,16 +221,34 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from .data.images import save_grid
     from .sampling import class_index, load_recipe
 
-    try:
-        seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
-    except ValueError:
-        raise GanforgeError(f"--seeds {args.seeds!r}: a comma list of integers, e.g. 3,17,42") from None
-    recipe, _ = load_recipe(args.source, args.device)
-    explore.check_generative(recipe)
-    label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise GanforgeError(f"--out {args.out!r}: the strip is written as NAME.png")
+    recipe, _ = load_recipe(args.source, args.device)
+    if getattr(recipe, "translates", False):  # no latent: the same input through every epoch checkpoint
+        if not args.input:
+            raise GanforgeError(f"{recipe.cfg.recipe} translates images: give --input IMAGE to see it translated by "
+                                f"every epoch checkpoint")
+        images = explore.across_checkpoints(Path(args.source), Path(args.input), args.direction, args.device)
+        save_grid(images, out, nrow=len(images))
+        if args.video:
+            explore.write_video(images[1:], Path(args.video), args.fps)
+        print(f"ganforge: wrote the input and its translation by {len(images) - 1} epoch checkpoints to {out}"
+              + (f" and {args.video}" if args.video else ""), file=sys.stderr)
+        return 0
+    explore.check_generative(recipe)
+    try:
+        seeds = [int(v) for v in (args.seeds or "").split(",") if v.strip()]
+    except ValueError:
+        raise GanforgeError(f"--seeds {args.seeds!r}: a comma list of integers, e.g. 3,17,42") from None
+    if args.vary == "class":
+        if not seeds:
+            raise GanforgeError("--vary class needs --seeds (one row per seed)")
+        images, k = explore.class_sweep(recipe, seeds)
+        save_grid(images, out, nrow=k)
+        print(f"ganforge: wrote {len(seeds)} row(s) of {k} classes (z fixed per row) to {out}", file=sys.stderr)
+        return 0
+    label = class_index(recipe, args.class_) if args.class_ is not None else None
     images = explore.render(recipe, explore.path_latents(recipe, seeds, args.steps, args.mode), label)
     save_grid(images, out, nrow=args.steps)  # one row per pair of consecutive seeds
     msg = f"ganforge: wrote {len(seeds) - 1} strip(s) of {args.steps} images ({args.mode}) to {out}"
@@ -342,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ip = sub.add_parser("interpolate", help="images on the latent path between seeds: a strip, and a looping video")
     ip.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
-    ip.add_argument("--seeds", required=True, help="two or more seeds (the latents of `ganforge sample --seed S`)")
+    ip.add_argument("--seeds", help="two or more seeds (the latents of `ganforge sample --seed S`)")
     ip.add_argument("--steps", type=int, default=8, help="images per pair, endpoints included (default 8)")
     ip.add_argument("--mode", choices=["slerp", "lerp"], default="slerp", help="spherical (default) or linear")
     ip.add_argument("--out", required=True, help="the strip: NAME.png, one row per pair of consecutive seeds")
@@ -350,6 +368,10 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--frames", type=int, default=48, help="video frames per pair of seeds (default 48)")
     ip.add_argument("--fps", type=int, default=24)
     ip.add_argument("--class", dest="class_", metavar="K", help="conditional models: the class (index or name)")
+    ip.add_argument("--vary", choices=["z", "class"], default="z", help="conditional models: class = fix z (one "
+                    "row per seed) and sweep the classes, one column each")
+    ip.add_argument("--input", help="translation models: an image to translate by every epoch checkpoint of the run")
+    ip.add_argument("--direction", choices=["AtoB", "BtoA"], help="translation models: the direction (CycleGAN)")
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
 

@@ -5,6 +5,8 @@ is linear (``lerp``) or spherical (``slerp``, White 2016, "Sampling Generative N
 latents it keeps the norm typical of the prior, where the straight line passes through low-norm points the
 generator rarely saw). A strip holds ``steps`` images per pair of consecutive seeds, endpoints included;
 a walk visits every seed and returns to the first, as a GIF (Pillow) or an MP4 (imageio with ffmpeg).
+Conditional models can instead fix z and sweep the class (one column per class). Translation models have no
+latent to walk: their "walk" is one input translated by every epoch checkpoint, how the model learned.
 """
 
 from __future__ import annotations
@@ -101,3 +103,41 @@ def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
                 writer.append_data(np.pad(a, ((0, ph), (0, pw), (0, 0)), mode="edge"))
         return
     raise GanforgeError(f"--video {str(path)!r}: write a .gif or an .mp4")
+
+
+def class_sweep(recipe: Any, seeds: list[int]) -> tuple[torch.Tensor, int]:
+    """One row per seed (z fixed), one column per class: (rows * K images, K)."""
+    names = recipe.data.class_names
+    if not getattr(recipe, "conditional", False) or not names:
+        raise GanforgeError(f"--vary class needs a class-conditional model; {recipe.cfg.recipe} is unconditional")
+    k = len(names)
+    z = torch.stack([_latent(recipe, s) for s in seeds]).repeat_interleave(k, 0)
+    shape = recipe.sample_inputs(1, seeded(0, 4))["z"].shape[1:]
+    y = torch.arange(k).repeat(len(seeds))
+    return recipe.generate({"z": z.view(len(z), *shape), "y": y}), k
+
+
+def across_checkpoints(run_dir: Path, image: Path, direction: str | None, device: str) -> torch.Tensor:
+    """The input, then its translation by each epoch checkpoint of ``run_dir`` in order: (1 + E, C, H, W)."""
+    from PIL import Image
+
+    from .sampling import load_recipe
+    from .translation import _to_tensor, translate_image
+
+    if not run_dir.is_dir():
+        raise GanforgeError(f"{str(run_dir)!r}: the evolution of a translation model needs its run directory")
+    ckpts = sorted((run_dir / "checkpoints").glob("epoch_*.pt"))
+    if not ckpts:
+        raise GanforgeError(f"no epoch checkpoints in {run_dir / 'checkpoints'} (keep them with train.keep_checkpoints=0)")
+    if not image.is_file():
+        raise GanforgeError(f"--input {str(image)!r} is not an image file")
+    with Image.open(image) as img:
+        img.load()
+        frames = []
+        for c in ckpts:
+            recipe, _ = load_recipe(c, device)
+            d = direction or recipe.directions[0]
+            torch.manual_seed(0)  # the same test-time dropout for every checkpoint
+            frames.append(_to_tensor(translate_image(recipe, img, d, "resize"), recipe.data.channels))
+        first = _to_tensor(img, frames[0].shape[1])
+    return torch.cat([first, *frames])
