@@ -260,6 +260,20 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    print(f"ganforge: wrote {build_report(args.run_dir, args.out)}", file=sys.stderr)
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .report import build_comparison
+
+    print(f"ganforge: wrote {build_comparison(args.run_dirs, args.out)}", file=sys.stderr)
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
@@ -374,6 +388,16 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--direction", choices=["AtoB", "BtoA"], help="translation models: the direction (CycleGAN)")
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
+
+    rp = sub.add_parser("report", help="one self-contained HTML report of a run (from its directory alone)")
+    rp.add_argument("run_dir")
+    rp.add_argument("--out", help="default: RUN_DIR/report.html")
+    rp.set_defaults(func=cmd_report)
+
+    cp = sub.add_parser("compare", help="one HTML page comparing runs: differing config keys, metrics, grids, curves")
+    cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    cp.add_argument("--out", required=True, help="e.g. compare.html")
+    cp.set_defaults(func=cmd_compare)
 
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)

@@ -84,6 +84,7 @@ class TrainConfig:
     keep_checkpoints: int = 3  # epoch_NNN.pt files kept (0 = all); last.pt is always kept
     tensorboard: bool = True
     val_images: int = 100  # translation recipes: validation pairs scored (L1, PSNR, SSIM) each epoch; 0 = none
+    report: bool = True  # rebuild RUN/report.html at the end of every epoch (watch a run by reloading it)
     progress: bool = True  # progress bar on stderr
 
 

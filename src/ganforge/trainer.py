@@ -35,10 +35,10 @@ from .runlog import RunLog
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
 # it computes per step.
 RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
-               "train.keep_checkpoints", "train.val_images", "data.workers", "eval.every", "eval.metrics",
+               "train.keep_checkpoints", "train.val_images", "train.report", "data.workers", "eval.every", "eval.metrics",
                "eval.extractor", "eval.weights", "eval.n", "eval.real")
 RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb",
-             "eval.jsonl", "best.pt", "best.json")
+             "eval.jsonl", "best.pt", "best.json", "report.html")
 
 
 def pick_device(name: str) -> torch.device:
@@ -318,6 +318,10 @@ class Trainer:
                         if self.cfg.eval.every and self.epoch % self.cfg.eval.every == 0:
                             self.evaluate(log)
                         plot_losses(run_dir)
+                        if t.report:
+                            from .report import build_report
+
+                            build_report(run_dir)
                         tick = time.perf_counter()
                     if stop.requested and self.step < self.total_steps:
                         status = stop.requested
