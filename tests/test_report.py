@@ -80,3 +80,19 @@ def test_compare_lists_differing_keys_and_grids(runs: tuple[Path, Path], tmp_pat
     assert "final loss_d" in header and len(embedded(page)) == 1 + 2  # the curves and two last grids
     assert "at least two run directories" in one_line_error(capsys, ["compare", str(runs[0]), "--out", str(out)])
     assert "not a run directory" in one_line_error(capsys, ["report", str(tmp_path)])
+
+
+def test_report_needs_no_torch_and_says_what_is_missing(runs: tuple[Path, Path], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    run = tmp_path / "partial"
+    run.mkdir()
+    shutil.copy(runs[0] / "config.yaml", run / "config.yaml")
+    (run / "metrics.jsonl").write_text('{"step": 2, "loss_d": 1.0, "loss_g": 2.0}\n{"step": 4, "loss_d"')  # mid-write
+    code = ("import sys; from ganforge.report import build_report; build_report(sys.argv[1]); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    p = subprocess.run([sys.executable, "-c", code, str(run)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    page = (run / "report.html").read_text()
+    assert "Not in this run directory yet: sample grids (samples/), checkpoints (last.pt), evaluations" in page

@@ -37,6 +37,7 @@ from .data.loader import Data
 from .data.sources import detect
 from .errors import GanforgeError
 from .metrics.extractors import Extractor, describe
+from .metrics.ranking import main_metric
 from .paths import cache_dir
 from .sampling import load_recipe
 
@@ -280,17 +281,6 @@ def evaluate_folders(fake: str, real: str, metrics: list[str], ex: Extractor, si
     proto = {**describe(ex), "n_real": len(r[0]), "n_fake": len(f[0]), "real": r_data.description,
              "fake": f_data.description, "image_size": size, "resize": "shorter side, centre crop", "seed": seed}
     return {**row, "protocol": proto}
-
-
-def main_metric(row: dict[str, Any]) -> tuple[str, bool] | None:
-    """The key that ranks checkpoints and whether higher is better."""
-    for k in row:
-        if k == "FID" or k.startswith("FD[") or k.endswith(":FID") or ":FD[" in k:
-            return k, False
-    for k, hi in (("psnr", True), ("reverse_kl", False), ("modes", True)):
-        if k in row:
-            return k, hi
-    return None
 
 
 def checkpoints_of(source: Path, which: str) -> list[Path]:

@@ -84,7 +84,7 @@ def _page(title: str, body: str) -> str:
 
 
 def _eval_section(run_dir: Path) -> str:
-    from .evaluate import main_metric
+    from .metrics.ranking import main_metric
 
     rows = read_jsonl(run_dir / "eval.jsonl")
     if not rows:
@@ -146,7 +146,12 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     fact_rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(_fmt(facts[k]))}</td></tr>" for k in keys
                         if facts.get(k) is not None)
     explore = sorted(p for p in (run / "explore").glob("*") if p.suffix.lower() in MIME) if (run / "explore").is_dir() else []
-    body = [f"<h1>ganforge run: {html.escape(run.name)}</h1><table>{fact_rows}</table>",
+    missing = [what for what, present in (
+        ("metrics (metrics.jsonl)", bool(rows)), ("sample grids (samples/)", any((run / "samples").glob("epoch_*.png"))),
+        ("checkpoints (last.pt)", (run / "last.pt").is_file()), ("evaluations (eval.jsonl: ganforge evaluate)",
+                                                                 (run / "eval.jsonl").is_file())) if not present]
+    note = f"<p>Not in this run directory yet: {html.escape(', '.join(missing))}.</p>" if missing else ""
+    body = [f"<h1>ganforge run: {html.escape(run.name)}</h1><table>{fact_rows}</table>{note}",
             _curves(run), _eval_section(run), _samples_section(run)]
     if explore:
         body.append("<h2>Exploration</h2>" + "".join(f"<figure>{_media(data_uri(p), p.name)}<figcaption>"
@@ -172,7 +177,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def build_comparison(run_dirs: list[str | Path], out: str | Path) -> Path:
     import yaml
 
-    from .evaluate import main_metric
+    from .metrics.ranking import main_metric
 
     runs = [Path(r) for r in run_dirs]
     if len(runs) < 2:
@@ -215,7 +220,7 @@ def _overlay(runs: list[Path]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .evaluate import main_metric
+    from .metrics.ranking import main_metric
 
     keys = ["loss_d", "loss_g"]
     evals = {r: read_jsonl(r / "eval.jsonl") for r in runs}
