@@ -16,6 +16,7 @@ import shutil
 import signal
 import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,15 @@ class Trainer:
         log.log(self.step, {f"eval/{k}": round(v, 6) for k, v in row.items() if isinstance(v, float)})
         ev.update_best(self.run_dir, row)
 
+    def _refresh_report(self) -> None:
+        """report.html for watching the run; a failure to draw it warns and never stops training."""
+        from .report import build_report
+
+        try:
+            build_report(self.run_dir)
+        except Exception as e:  # noqa: BLE001 - the report is a view; the run goes on
+            warnings.warn(f"report.html not refreshed: {' '.join(str(e).split())[:200]}", stacklevel=2)
+
     def write_facts(self, **extra: Any) -> None:
         path = self.run_dir / "run.json"
         facts = json.loads(path.read_text()) if path.is_file() else {}
@@ -319,9 +329,7 @@ class Trainer:
                             self.evaluate(log)
                         plot_losses(run_dir)
                         if t.report:
-                            from .report import build_report
-
-                            build_report(run_dir)
+                            self._refresh_report()
                         tick = time.perf_counter()
                     if stop.requested and self.step < self.total_steps:
                         status = stop.requested
