@@ -219,7 +219,7 @@ def _class_accuracy(recipe: Any, ex: Extractor, n: int, seed: int, real: np.ndar
 
 def _translation_scores(recipe: Any, cfg: Any, metrics: list[str], ex: Extractor, n: int, seed: int,
                         dev: torch.device, proto: dict[str, Any]) -> dict[str, float]:
-    from .trainer import open_data
+    from .data.open import open_data
 
     val = open_data(cfg.data, 1, cfg.train.seed, dev, recipe.data_kind, val_images=n)
     if val is None:

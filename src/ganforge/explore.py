@@ -122,7 +122,7 @@ def across_checkpoints(run_dir: Path, image: Path, direction: str | None, device
     from PIL import Image
 
     from .sampling import load_recipe
-    from .translation import _to_tensor, translate_image
+    from .translation import image_to_tensor, translate_image
 
     if not run_dir.is_dir():
         raise GanforgeError(f"{str(run_dir)!r}: the evolution of a translation model needs its run directory")
@@ -138,6 +138,6 @@ def across_checkpoints(run_dir: Path, image: Path, direction: str | None, device
             recipe, _ = load_recipe(c, device)
             d = direction or recipe.directions[0]
             torch.manual_seed(0)  # the same test-time dropout for every checkpoint
-            frames.append(_to_tensor(translate_image(recipe, img, d, "resize"), recipe.data.channels))
-        first = _to_tensor(img, frames[0].shape[1])
+            frames.append(image_to_tensor(translate_image(recipe, img, d, "resize"), recipe.data.channels))
+        first = image_to_tensor(img, frames[0].shape[1])
     return torch.cat([first, *frames])

@@ -23,9 +23,9 @@ from typing import Any
 import torch
 
 from . import checkpoint
-from .config import Config, DataConfig, save_yaml, to_plain
+from .config import Config, save_yaml, to_plain
 from .data.images import make_grid, save_image
-from .data.loader import Data
+from .data.open import open_data
 from .errors import GanforgeError
 from .plots import plot_losses
 from .recipes.base import DataInfo, Recipe
@@ -73,27 +73,6 @@ def prepare_run_dir(run_dir: Path, existing: list[str]) -> None:
         p = run_dir / f
         shutil.rmtree(p) if p.is_dir() else p.unlink()
     run_dir.mkdir(parents=True, exist_ok=True)
-
-
-def open_data(cfg: DataConfig, batch_size: int, seed: int, device: torch.device, kind: str,
-              val_images: int = 0) -> Any:
-    """The training data of a recipe's kind (images, pairs, unpaired domains), or with ``val_images`` its
-    validation data: the whole images resized to the crop size, no jitter; None when there is none."""
-    if val_images:
-        from .data.paired import val_config
-
-        cfg = val_config(cfg, val_images)
-    part = "val" if val_images else "train"
-    if kind == "unpaired":
-        from .data.unpaired import UnpairedData
-
-        return UnpairedData.open(cfg, batch_size, seed, device, part)
-    if kind == "pairs" and val_images:
-        from .data.paired import has_validation
-
-        if not has_validation(cfg):
-            return None
-    return Data(cfg, batch_size, seed, device, kind=kind, part=part)
 
 
 class _StopSignal:

@@ -40,7 +40,7 @@ def _inputs(path: Path) -> tuple[list[Path], Path]:
     return files, path
 
 
-def _to_tensor(img: Image.Image, channels: int) -> torch.Tensor:
+def image_to_tensor(img: Image.Image, channels: int) -> torch.Tensor:
     arr = np.asarray(to_mode(img, channels), dtype=np.float32)
     arr = arr[:, :, None] if arr.ndim == 2 else arr
     return torch.from_numpy(arr).permute(2, 0, 1)[None].div(127.5).sub(1.0)
@@ -54,7 +54,7 @@ def _to_image(x: torch.Tensor) -> Image.Image:
 def translate_image(recipe: Any, img: Image.Image, direction: str, fit: str) -> Image.Image:
     """One Pillow image -> its translation, at the input's size."""
     w, h = img.size
-    x = _to_tensor(img, recipe.input_channels(direction))
+    x = image_to_tensor(img, recipe.input_channels(direction))
     if fit == "resize":
         s = recipe.data.image_size
         y = recipe.translate(F.interpolate(x, size=(s, s), mode="bicubic", align_corners=False).clamp(-1, 1), direction)
