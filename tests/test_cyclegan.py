@@ -29,7 +29,8 @@ TINY = {"generator": "resnet_6blocks", "g_width": 4, "d_width": 4, "d_layers": 2
 
 
 def make(**model: object) -> CycleGAN:
-    cfg = resolve([{"recipe": "cyclegan", "model": {**TINY, **model}, "data": {"image_size": 16}}])
+    cfg = resolve([{"recipe": "cyclegan", "model": {**TINY, **model}, "data": {"image_size": 16},
+                    "train": {"precision": "fp32"}}])  # the terms are recomputed in fp32 below
     torch.manual_seed(0)
     return CycleGAN(cfg, DataInfo(3, 16), CPU)
 

@@ -62,7 +62,7 @@ from ganforge.registry import LOSSES  # noqa: E402
 
 def test_registry_names_every_loss() -> None:
     assert LOSSES.names() == ["hinge", "lsgan", "minimax", "nonsaturating", "wasserstein"]
-    assert LOSSES.get("minimax").d is d_loss_nonsaturating and LOSSES.get("minimax").g is g_loss_minimax
+    assert LOSSES.get("minimax").d_fn is d_loss_nonsaturating and LOSSES.get("minimax").g_fn is g_loss_minimax
 
 
 def test_minimax_generator_is_log_one_minus_d() -> None:

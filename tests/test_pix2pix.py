@@ -108,11 +108,11 @@ def test_linear_decay_schedule_matches_the_reference_rule() -> None:
     r = make(optim={"lr": 1e-3, "decay_epochs": 3}, train={"epochs": 5})
     lrs = []
     for epoch in range(1, 6):
-        lrs.append(r.opt_g.param_groups[0]["lr"])
+        lrs.append(r.optimizers["g"].param_groups[0]["lr"])
         r.end_epoch(epoch)
     # constant for epochs - decay = 2 epochs, then 1 - k / (decay + 1)
     assert np.allclose(lrs, [1e-3, 1e-3, 0.75e-3, 0.5e-3, 0.25e-3])
-    assert np.isclose(r.opt_d.param_groups[0]["lr"], 0.0)
+    assert np.isclose(r.optimizers["d"].param_groups[0]["lr"], 0.0)
 
 
 def test_paired_scores_closed_forms() -> None:

@@ -86,6 +86,12 @@ class TrainConfig:
     val_images: int = 100  # translation recipes: validation pairs scored (L1, PSNR, SSIM) each epoch; 0 = none
     report: bool = True  # rebuild RUN/report.html at the end of every epoch (watch a run by reloading it)
     progress: bool = True  # progress bar on stderr
+    # Speed (docs/performance.md). None of these changes what a step computes beyond rounding.
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast dtype; auto = bf16 where the hardware
+    # runs it natively (CUDA compute capability >= 8, CPUs with AVX512-BF16 or AMX), else fp32; fp16 = CUDA + grad scaler
+    channels_last: bool = True  # NHWC memory format for the conv nets and their inputs
+    compile: bool = False  # torch.compile the networks (a minute or more of compiling; pays off in long runs)
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm; CUDA only)
 
 
 @dataclass(frozen=True)

@@ -79,8 +79,11 @@ def d_loss_wasserstein(real_logits: torch.Tensor, fake_logits: torch.Tensor, rea
 
 @dataclass(frozen=True)
 class AdversarialLoss:
-    d: Callable[..., torch.Tensor]
-    g: Callable[[torch.Tensor], torch.Tensor]
+    """A registered loss pair. ``d`` and ``g`` take logits in any float dtype and compute in fp32 (under
+    bf16/fp16 autocast the logits arrive in half precision; the loss values and their means should not)."""
+
+    d_fn: Callable[..., torch.Tensor]
+    g_fn: Callable[[torch.Tensor], torch.Tensor]
     has_target: bool  # label smoothing applies
     probabilities: bool  # sigmoid(logit) is D's probability that the input is real
     needs_lipschitz: bool  # meaningless without a gradient penalty or spectral norm
@@ -88,9 +91,15 @@ class AdversarialLoss:
     # plain MSE (the LSGAN paper's, used here, carries a 1/2): 2 for lsgan, 1 otherwise.
     reference_scale: float = 1.0
 
+    def d(self, real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
+        return self.d_fn(real_logits.float(), fake_logits.float(), real_target)
+
+    def g(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return self.g_fn(fake_logits.float())
+
     def score(self, logits: torch.Tensor) -> torch.Tensor:
         """D's mean verdict: the probability of 'real' for BCE losses, the raw score otherwise."""
-        return (torch.sigmoid(logits) if self.probabilities else logits).mean()
+        return (torch.sigmoid(logits.float()) if self.probabilities else logits.float()).mean()
 
 
 LOSSES.register("nonsaturating")(AdversarialLoss(d_loss_nonsaturating, g_loss_nonsaturating, True, True, False))

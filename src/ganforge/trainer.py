@@ -5,6 +5,9 @@ window means of the recipe's scalars go to ``metrics.jsonl`` and TensorBoard (on
 window, none inside the step). At each epoch end: a sample grid from the fixed noise, ``last.pt`` and
 ``checkpoints/epoch_NNN.pt``, and the loss-curve PNG. SIGINT/SIGTERM finish the current step, save
 ``last.pt`` and stop; ``ganforge resume`` then continues with the same batches and RNG stream.
+
+Under torchrun every rank runs this loop on its slice of each global batch (``ganforge.distributed``); only
+rank 0 writes files, and the ranks agree after every step on whether to stop.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import torch
 
-from . import checkpoint
+from . import checkpoint, distributed, speed
 from .config import Config, save_yaml, to_plain
 from .data.images import make_grid, save_image
 from .data.open import open_data
@@ -36,8 +39,9 @@ from .runlog import RunLog
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
 # it computes per step.
 RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
-               "train.keep_checkpoints", "train.val_images", "train.report", "data.workers", "eval.every", "eval.metrics",
-               "eval.extractor", "eval.weights", "eval.n", "eval.real")
+               "train.keep_checkpoints", "train.val_images", "train.report", "train.precision", "train.channels_last",
+               "train.compile", "train.sync_bn", "data.workers", "eval.every", "eval.metrics", "eval.extractor",
+               "eval.weights", "eval.n", "eval.real")
 RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb",
              "eval.jsonl", "best.pt", "best.json", "report.html")
 
@@ -100,23 +104,46 @@ class _StopSignal:
             signal.signal(sig, old)
 
 
+class _NoLog:
+    """The log of ranks other than 0: they write nothing."""
+
+    def log(self, step: int, values: dict[str, Any]) -> None:
+        pass
+
+    def image(self, tag: str, grid: Any, step: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: dict[str, Any] | None = None,
                  init: dict[str, Any] | None = None) -> None:
         self.cfg, self.run_dir = cfg, run_dir
         t = cfg.train
-        self.device = pick_device(t.device)
+        self.world, device_name = distributed.setup(t.device)  # torchrun: join the group; cuda:LOCAL_RANK
+        self.main = self.world.main  # only rank 0 writes files
+        self.device = pick_device(device_name)
+        self.precision = speed.resolve_precision(t.precision, self.device)  # fp16 without CUDA fails here
+        if t.sync_bn and self.world.size > 1 and self.device.type != "cuda":
+            raise GanforgeError("train.sync_bn=true needs CUDA devices (torch's SyncBatchNorm runs on GPUs only); "
+                                "set train.sync_bn=false")
+        if self.device.type == "cuda":
+            torch.backends.cuda.matmul.allow_tf32 = True  # TF32 tensor cores for fp32 matmuls (convs use them already)
+            torch.backends.cudnn.benchmark = not t.deterministic
         torch.manual_seed(t.seed)
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
         recipe_cls = RECIPES.get(cfg.recipe)
-        self.data = open_data(cfg.data, t.batch_size, t.seed, self.device, recipe_cls.data_kind)
+        self.data = open_data(cfg.data, t.batch_size, t.seed, self.device, recipe_cls.data_kind,
+                              shard=(self.world.rank, self.world.size))
         self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim,
                              self.data.input_channels)
-        self.recipe: Recipe = recipe_cls(cfg, self.info, self.device)
-        self.val: Any = None  # validation data of translation recipes: scored and previewed every epoch
-        if self.data.input_channels and t.val_images and cfg.data.val_split != "none":
+        self.recipe: Recipe = recipe_cls.build(cfg, self.info, self.device)
+        self.val: Any = None  # validation data of translation recipes: scored and previewed every epoch (rank 0)
+        if self.data.input_channels and t.val_images and cfg.data.val_split != "none" and self.main:
             self.val = open_data(cfg.data, 1, t.seed, self.device, recipe_cls.data_kind, val_images=t.val_images)
         # fixed inputs of the per-epoch samples: a class grid for conditional models, a point cloud for toys, the
         # first validation (else training) pairs for translation; those come from the data and are not saved
@@ -128,7 +155,7 @@ class Trainer:
             self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
         self.step, self.window = 0, self._empty_window()
         self.extractor = None  # the feature extractor of eval.every, opened now: a missing weights file fails at once
-        if cfg.eval.every and not self.info.points:
+        if cfg.eval.every and not self.info.points and self.main:
             from .metrics.extractors import open_extractor
 
             self.extractor = open_extractor(cfg.eval.extractor, cfg.eval.weights or None, self.device)
@@ -142,6 +169,9 @@ class Trainer:
                 self.fixed = resume["fixed_inputs"]
             self.window = {**self._empty_window(), **resume.get("log_window", {})}
             checkpoint.set_rng_state(resume["rng"])
+            ranks = resume.get("rank_states")  # per-rank state of a torchrun run (any world size before)
+            if ranks:
+                self.recipe.load_rank_state(ranks[self.world.rank % len(ranks)])
 
     @staticmethod
     def _empty_window() -> dict[str, Any]:
@@ -166,7 +196,15 @@ class Trainer:
         return -(-self.step // self.data.steps_per_epoch)
 
     def save_checkpoint(self, epoch_file: bool) -> None:
+        """Called on every rank (per-rank state is gathered); rank 0 writes."""
+        rank_states = None
+        if self.world.size > 1 and self.recipe.rank_state():
+            rank_states = distributed.gather(self.recipe.rank_state(), self.world.size)
+        if not self.main:
+            return
         payload = self.payload()
+        if rank_states:
+            payload["rank_states"] = rank_states
         checkpoint.save(self.run_dir / "last.pt", payload)
         if epoch_file:
             ckdir = self.run_dir / "checkpoints"
@@ -228,17 +266,23 @@ class Trainer:
     def write_facts(self, **extra: Any) -> None:
         path = self.run_dir / "run.json"
         facts = json.loads(path.read_text()) if path.is_file() else {}
+        t = self.cfg.train
         facts.update({"recipe": self.cfg.recipe, "data": self.data.description, "images": self.data.n,
                       "val_data": self.val.description if self.val is not None else None,
                       "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
                       "total_steps": self.total_steps, "device": str(self.device), "torch": str(torch.__version__),
-                      "python": platform.python_version(), "argv": sys.argv, **extra})
+                      "python": platform.python_version(), "argv": sys.argv, "precision": self.precision,
+                      "channels_last": t.channels_last, "compile": t.compile, "world_size": self.world.size,
+                      "batch_per_rank": t.batch_size // self.world.size, **extra})
         path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
 
     # ----------------------------------------------------------------------------------------------
     def _check_finite(self) -> None:
         sums = self.window["sums"]
-        if sums and not bool(torch.isfinite(torch.stack([torch.as_tensor(v).float().cpu() for v in sums.values()])).all()):
+        finite = not sums or bool(torch.isfinite(torch.stack([torch.as_tensor(v).float().cpu() for v in sums.values()])).all())
+        if self.world.size > 1:
+            finite = not distributed.any_rank(not finite)
+        if not finite:
             self._flush_window(None, None)  # raises, naming the scalar and the step
 
     def _flush_window(self, log: RunLog | None, bar: Any) -> None:
@@ -248,7 +292,11 @@ class Trainer:
             return
         keys = list(w["sums"])
         counts = torch.tensor([w["counts"][k] for k in keys], dtype=torch.float64)
-        means = (torch.stack([torch.as_tensor(w["sums"][k], dtype=torch.float64) for k in keys]).cpu() / counts).tolist()
+        dtype = torch.float32 if self.device.type == "mps" else torch.float64  # MPS has no float64
+        sums = torch.stack([torch.as_tensor(w["sums"][k], dtype=dtype, device=self.device) for k in keys]).double()
+        if self.world.size > 1:  # the means over all ranks (every rank logs the same keys at the same steps)
+            sums = distributed.mean_over_ranks(sums, self.world.size)
+        means = (sums.cpu() / counts).tolist()
         bad = [k for k, v in zip(keys, means) if not math.isfinite(v)]
         if bad:
             last = self.run_dir / "last.pt"
@@ -271,10 +319,11 @@ class Trainer:
         """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run."""
         t, run_dir = self.cfg.train, self.run_dir
         resume_step = self.step if self.step else None
-        log = RunLog(run_dir, t.tensorboard, resume_step)
-        self.write_facts(**({"started": time.time()} if resume_step is None else {"resumed_at_step": self.step}))
+        log: Any = RunLog(run_dir, t.tensorboard, resume_step) if self.main else _NoLog()
+        if self.main:
+            self.write_facts(**({"started": time.time()} if resume_step is None else {"resumed_at_step": self.step}))
         bar = None
-        if t.progress:
+        if t.progress and self.main:
             from tqdm import tqdm
 
             bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, file=sys.stderr)
@@ -301,37 +350,53 @@ class Trainer:
                         tick = now
                         self._flush_window(log, bar)
                     if end_of_epoch:  # the window was just flushed: sampling and saving are not timed
-                        self.recipe.end_epoch(self.epoch)
-                        self.write_samples(log)
-                        self.save_checkpoint(epoch_file=True)
-                        if self.cfg.eval.every and self.epoch % self.cfg.eval.every == 0:
-                            self.evaluate(log)
-                        plot_losses(run_dir)
-                        if t.report:
-                            self._refresh_report()
+                        self.end_epoch(log)
                         tick = time.perf_counter()
+                    if self.world.size > 1 and distributed.any_rank(bool(stop.requested)):
+                        stop.requested = stop.requested or "SIGTERM"  # another rank was stopped
                     if stop.requested and self.step < self.total_steps:
                         status = stop.requested
                         self.window["seconds"] += time.perf_counter() - tick
                         self._check_finite()  # never save a checkpoint over NaN weights
                         self.save_checkpoint(epoch_file=False)
+                        distributed.barrier()
                         break
             finally:
                 if bar is not None:
                     bar.close()
                 log.close()
-        self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
-                         steps_this_session=self.step - start_step, status=status)
+        if self.main:
+            self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
+                             steps_this_session=self.step - start_step, status=status)
+        distributed.shutdown()
         return status
+
+    def end_epoch(self, log: Any) -> None:
+        """Schedulers step; then rank 0 samples, saves, evaluates and draws while the other ranks wait."""
+        self.recipe.end_epoch(self.epoch)
+        if self.world.size > 1:
+            distributed.average_buffers(self.recipe.nets.values(), self.world.size)
+        if self.main:
+            self.write_samples(log)
+        self.save_checkpoint(epoch_file=True)
+        if self.main:
+            if self.cfg.eval.every and self.epoch % self.cfg.eval.every == 0:
+                self.evaluate(log)
+            plot_losses(self.run_dir)
+            if self.cfg.train.report:
+                self._refresh_report()
+        distributed.barrier()
 
 
 def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
     """A new run in ``run_dir``: the folder is checked, the resolved config saved."""
     init_ckpt = checkpoint.load(init, expect_recipe=cfg.recipe) if init else None
-    existing = check_run_dir(run_dir, force)
+    existing = check_run_dir(run_dir, force)  # every rank checks before rank 0 can pass the group's rendezvous
     trainer = Trainer(cfg, run_dir, init=init_ckpt)  # bad data or settings fail here, before any file is written
-    prepare_run_dir(run_dir, existing)
-    save_yaml(cfg, run_dir / "config.yaml")
+    if trainer.main:
+        prepare_run_dir(run_dir, existing)
+        save_yaml(cfg, run_dir / "config.yaml")
+    distributed.barrier()
     return trainer
 
 
@@ -353,5 +418,7 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:
             if f"{section}.{key}" not in RESUME_KEYS:
                 raise GanforgeError(f"{section}.{key} cannot change on resume; allowed: {', '.join(RESUME_KEYS)}")
     cfg = from_dict(merge(saved, overrides or {}))
-    save_yaml(cfg, run_dir / "config.yaml")
-    return Trainer(cfg, run_dir, resume=ckpt)
+    trainer = Trainer(cfg, run_dir, resume=ckpt)
+    if trainer.main:  # after the rendezvous: every rank has read config.yaml
+        save_yaml(cfg, run_dir / "config.yaml")
+    return trainer

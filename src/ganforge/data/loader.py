@@ -42,14 +42,35 @@ class Batch:
     target: torch.Tensor | None = None  # (N, C', H, W): the target of a translation pair (same crop and flip)
 
 
-def augment(images: torch.Tensor, cfg: DataConfig, gen: torch.Generator) -> torch.Tensor:
-    """uint8 (N, C, L, L) -> float (N, C, S, S) in [-1, 1]: crop to S = image_size, optional flip."""
+@dataclass
+class Draws:
+    """Uniform [0, 1) draws of a run of images' augmentation: crop offsets (y, x) and flip, on the device."""
+
+    uy: torch.Tensor
+    ux: torch.Tensor
+    flip: torch.Tensor
+
+    @classmethod
+    def make(cls, n: int, gen: torch.Generator, device: torch.device) -> Draws:
+        u = torch.rand(3, n, generator=gen).to(device)
+        return cls(u[0], u[1], u[2])
+
+    def __getitem__(self, s: slice) -> Draws:
+        return Draws(self.uy[s], self.ux[s], self.flip[s])
+
+
+def augment(images: torch.Tensor, cfg: DataConfig, draws: Draws | torch.Generator) -> torch.Tensor:
+    """uint8 (N, C, L, L) -> float (N, C, S, S) in [-1, 1]: crop to S = image_size, optional flip. ``draws``
+    are the N images' random draws (or a generator to make them from)."""
     n, _, h, w = images.shape
     s = cfg.image_size
+    rand = (cfg.crop == "random" and (h, w) != (s, s)) or cfg.flip
+    if isinstance(draws, torch.Generator):
+        draws = Draws.make(n, draws, images.device) if rand else Draws(*[torch.empty(0)] * 3)
     if (h, w) != (s, s):
         if cfg.crop == "random":
-            oy = torch.randint(0, h - s + 1, (n,), generator=gen).to(images.device)
-            ox = torch.randint(0, w - s + 1, (n,), generator=gen).to(images.device)
+            oy = (draws.uy * (h - s + 1)).long().clamp_(max=h - s)
+            ox = (draws.ux * (w - s + 1)).long().clamp_(max=w - s)
             ar = torch.arange(s, device=images.device)
             rows = (oy[:, None] + ar)[:, None, :, None]  # (N, 1, S, 1)
             cols = (ox[:, None] + ar)[:, None, None, :]  # (N, 1, 1, S)
@@ -60,7 +81,7 @@ def augment(images: torch.Tensor, cfg: DataConfig, gen: torch.Generator) -> torc
             top, left = (h - s) // 2, (w - s) // 2
             images = images[:, :, top : top + s, left : left + s]
     if cfg.flip:
-        mask = (torch.rand(n, generator=gen) < 0.5).to(images.device)[:, None, None, None]
+        mask = (draws.flip < 0.5)[:, None, None, None]
         images = torch.where(mask, images.flip(-1), images)
     return images.float().div_(127.5).sub_(1.0)
 
@@ -182,12 +203,23 @@ def _worker_init(_: int) -> None:
 
 
 class Data:
-    """An endless, resumable stream of :class:`Batch` for one run."""
+    """An endless, resumable stream of :class:`Batch` for one run.
+
+    ``batch_size`` is the global batch. Under torchrun, ``shard=(rank, world)`` makes this process's batches
+    the rank-th slice of each global batch (``batch_size // world`` items): every rank computes the same
+    epoch order and augmentation draws, so the ranks see disjoint parts of every epoch, and together exactly
+    what one process with the global batch sees."""
 
     def __init__(self, cfg: DataConfig, batch_size: int, seed: int, device: torch.device, kind: str = "images",
-                 part: str = "train") -> None:
+                 part: str = "train", shard: tuple[int, int] = (0, 1)) -> None:
         """``kind`` pairs: translation pairs (``part`` train or val) from :mod:`ganforge.data.paired`."""
         self.cfg, self.batch_size, self.seed, self.device = cfg, batch_size, seed, device
+        self.rank, self.world = shard
+        if batch_size % self.world:
+            raise GanforgeError(f"train.batch_size={batch_size} (the global batch) is not divisible by the "
+                                f"{self.world} processes; use a multiple of {self.world}")
+        self.local = batch_size // self.world  # this rank's part of each batch
+        self._draws_epoch, self._draws = -1, Draws(*[torch.empty(0)] * 3)
         if kind == "pairs":
             from .paired import open_pairs
 
@@ -282,19 +314,37 @@ class Data:
             return self._point_batches(start_step)
         return self._memory_batches(start_step) if self.in_memory else self._stream_batches(start_step)
 
+    def _rows(self, i: int) -> slice:
+        """This rank's positions in the epoch's order for the epoch's i-th step."""
+        start = i * self.batch_size + self.rank * self.local
+        return slice(start, start + self.local)
+
+    def _epoch_draws(self, epoch: int) -> Draws:
+        """The augmentation draws of a whole epoch, made on the CPU and moved to the device once per epoch
+        (no host-device copy per step)."""
+        if epoch != self._draws_epoch:
+            n = self.steps_per_epoch * self.batch_size
+            self._draws = Draws.make(n, seeded(self.seed, epoch, 2), self.device)
+            self._draws_epoch = epoch
+        return self._draws
+
     def _point_batches(self, step: int) -> Iterator[Batch]:
         while True:
             epoch, i = divmod(step, self.steps_per_epoch)
-            idx = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size].to(self.points.device)
+            idx = self._order(epoch)[self._rows(i)].to(self.points.device)
             yield Batch(self.points[idx])
             step += 1
 
     def _memory_batches(self, step: int) -> Iterator[Batch]:
         assert self.images is not None
+        order_epoch, order = -1, torch.empty(0)
         while True:
             epoch, i = divmod(step, self.steps_per_epoch)
-            idx = self._order(epoch)[i * self.batch_size : (i + 1) * self.batch_size].to(self.images.device)
-            x = augment(self.images[idx], self.cfg, seeded(self.seed, step, 2))
+            if epoch != order_epoch:  # the epoch's order on the device, once
+                order, order_epoch = self._order(epoch).to(self.images.device), epoch
+            rows = self._rows(i)
+            idx = order[rows]
+            x = augment(self.images[idx], self.cfg, self._epoch_draws(epoch)[rows])
             yield self._batch(x, self.labels[idx] if self.labels is not None else None)
             step += 1
 
@@ -303,11 +353,14 @@ class Data:
         while True:
             epoch, first = divmod(step, self.steps_per_epoch)
             order = self._order(epoch)[: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
+            mine = order[:, self.rank * self.local : (self.rank + 1) * self.local]
             loader = torch.utils.data.DataLoader(
-                self.dataset, batch_sampler=order[first:].tolist(), num_workers=self.cfg.workers,
+                self.dataset, batch_sampler=mine[first:].tolist(), num_workers=self.cfg.workers,
                 pin_memory=pin, prefetch_factor=4 if self.cfg.workers else None,
                 worker_init_fn=_worker_init if self.cfg.workers else None)
+            draws = self._epoch_draws(epoch)
             for x, y in loader:
-                x = augment(x.to(self.device, non_blocking=True), self.cfg, seeded(self.seed, step, 2))
-                yield self._batch(x, y.to(self.device) if self.has_labels else None)
+                i = step - epoch * self.steps_per_epoch
+                x = augment(x.to(self.device, non_blocking=True), self.cfg, draws[self._rows(i)])
+                yield self._batch(x, y.to(self.device, non_blocking=True) if self.has_labels else None)
                 step += 1

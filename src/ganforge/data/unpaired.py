@@ -88,9 +88,10 @@ def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] 
 class UnpairedData:
     """Two independent streams, domain A and domain B; ``Batch.image`` is A, ``Batch.target`` is B."""
 
-    def __init__(self, cfg_a: DataConfig, cfg_b: DataConfig, batch_size: int, seed: int, device: torch.device) -> None:
-        self.a = Data(cfg_a, batch_size, seed, device)
-        self.b = Data(cfg_b, batch_size, seed + 1, device)  # its own shuffle and augmentation: independent of A
+    def __init__(self, cfg_a: DataConfig, cfg_b: DataConfig, batch_size: int, seed: int, device: torch.device,
+                 shard: tuple[int, int] = (0, 1)) -> None:
+        self.a = Data(cfg_a, batch_size, seed, device, shard=shard)
+        self.b = Data(cfg_b, batch_size, seed + 1, device, shard=shard)  # its own shuffle and augmentation
         self.cfg, self.batch_size, self.device = cfg_a, batch_size, device
         self.n = max(self.a.n, self.b.n)
         self.steps_per_epoch = self.n // batch_size
@@ -102,9 +103,9 @@ class UnpairedData:
 
     @classmethod
     def open(cls, cfg: DataConfig, batch_size: int, seed: int, device: torch.device,
-             part: str = "train") -> UnpairedData | None:
+             part: str = "train", shard: tuple[int, int] = (0, 1)) -> UnpairedData | None:
         cfgs = domain_configs(cfg, part)
-        return None if cfgs is None else cls(*cfgs, batch_size, seed, device)
+        return None if cfgs is None else cls(*cfgs, batch_size, seed, device, shard)
 
     def batches(self, start_step: int = 0) -> Iterator[Batch]:
         for x, y in zip(self.a.batches(start_step), self.b.batches(start_step)):

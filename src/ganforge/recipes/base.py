@@ -2,7 +2,10 @@
 
 A recipe builds its networks and optimizers from its config and defines ``train_step(batch)``, which
 returns a dict of scalar tensors (no ``.item()``: the trainer gathers them every N steps). It does no
-I/O, logging or checkpointing. This base only holds the bookkeeping that checkpoints need.
+I/O, logging or checkpointing. This base holds the bookkeeping that checkpoints need and the few calls
+through which every recipe gets the speed settings and data parallelism (``ganforge.speed``,
+``ganforge.distributed``): ``prepare(net)``, ``adam(...)``, ``amp()``, ``update(name, loss)`` and the
+global-batch noise ``randn``/``rand``.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any, ClassVar, Iterable
 import torch
 from torch import nn
 
+from .. import distributed, speed
 from ..config import Config
 
 
@@ -39,6 +43,81 @@ class Recipe:
         self.nets: dict[str, nn.Module] = {}
         self.optimizers: dict[str, torch.optim.Optimizer] = {}
         self.schedulers: dict[str, Any] = {}
+        self.precision = speed.resolve_precision(cfg.train.precision, device, strict=False)
+        self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
+        self.world = distributed.world()
+
+    @classmethod
+    def build(cls, cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
+        """A recipe ready to train: constructed, then (``train.compile``) its trained networks compiled and
+        (under torchrun) rank 0's weights broadcast. Sampling and evaluation construct recipes directly."""
+        recipe = cls(cfg, data, device)
+        if recipe.world.size > 1:
+            distributed.broadcast_nets(recipe.nets.values())
+        if cfg.train.compile:
+            for name, net in recipe.nets.items():
+                if not name.endswith("_ema"):  # averages are only sampled from
+                    net.compile()
+        return recipe
+
+    # ---------------------------------------------------------------------------------------------
+    # The speed settings and data parallelism, in four calls
+
+    def prepare(self, net: nn.Module) -> nn.Module:
+        """A new network onto the device: channels-last and SyncBatchNorm as configured."""
+        t = self.cfg.train
+        if t.sync_bn and self.world.size > 1:
+            net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
+        net = net.to(self.device)
+        return speed.channels_last(net) if t.channels_last else net
+
+    def adam(self, name: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
+        """The optimizer ``name`` (Adam with optim.beta1/beta2/weight_decay), registered for checkpoints."""
+        o = self.cfg.optim
+        opt = speed.adam(params, lr, (o.beta1, o.beta2), o.weight_decay, self.device)
+        self.optimizers[name] = opt
+        scaler = speed.grad_scaler(self.precision, self.device)
+        if scaler is not None:
+            self.scalers[name] = scaler
+        return opt
+
+    def amp(self, enabled: bool = True) -> Any:
+        """Autocast context of ``train.precision`` (wrap forward passes in it; losses are fp32 anyway)."""
+        return speed.autocast(self.precision if enabled else "fp32", self.device)
+
+    def update(self, name: str, loss: torch.Tensor) -> None:
+        """One optimizer step on ``loss``: zero the gradients, backward (scaled for fp16), average the
+        gradients over the ranks under torchrun, step."""
+        opt, scaler = self.optimizers[name], self.scalers.get(name)
+        opt.zero_grad(set_to_none=True)
+        (scaler.scale(loss) if scaler is not None else loss).backward()
+        if self.world.size > 1:
+            distributed.average_gradients((p for g in opt.param_groups for p in g["params"]), self.world.size)
+        if scaler is not None:
+            scaler.step(opt)
+            scaler.update()
+        else:
+            opt.step()
+
+    def randn(self, n: int, *shape: int) -> torch.Tensor:
+        """(n, *shape) standard normal draws on the device: this rank's slice of the global batch's draws."""
+        return self._global(torch.randn, n, shape)
+
+    def rand(self, n: int, *shape: int) -> torch.Tensor:
+        """(n, *shape) uniform [0, 1) draws on the device, sliced from the global batch's like ``randn``."""
+        return self._global(torch.rand, n, shape)
+
+    def _global(self, fn: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor:
+        w = self.world
+        x = fn(n * w.size, *shape, device=self.device)
+        return x[w.rank * n : (w.rank + 1) * n] if w.size > 1 else x
+
+    def rank_state(self) -> dict[str, Any]:
+        """State that differs between torchrun ranks (gathered into checkpoints); none by default."""
+        return {}
+
+    def load_rank_state(self, state: dict[str, Any]) -> None:
+        pass
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
@@ -77,6 +156,7 @@ class Recipe:
             "nets": {k: v.state_dict() for k, v in self.nets.items()},
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
         }
 
     def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
@@ -85,9 +165,12 @@ class Recipe:
         if nets_only:
             return
         for k, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][k])
+            speed.keep_implementation(opt, state["optimizers"][k])
         for k, sch in self.schedulers.items():
             sch.load_state_dict(state["schedulers"][k])
+        for k, scaler in self.scalers.items():  # a run resumed in fp16 from another precision starts a new scale
+            if k in state.get("scalers", {}):
+                scaler.load_state_dict(state["scalers"][k])
 
 
 def linear_decay(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, Any]:

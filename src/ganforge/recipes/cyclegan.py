@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..config import Config
 from ..errors import GanforgeError
@@ -55,11 +56,12 @@ def cycle_terms(g_ab: Callable[[torch.Tensor], torch.Tensor], g_ba: Callable[[to
                 m: CycleGANConfig) -> dict[str, torch.Tensor]:
     """The weighted cycle-consistency terms (a -> b -> a, b -> a -> b) and, when lambda_identity > 0, the identity
     terms (G_BA should leave A images as they are, G_AB B images) of the generators' loss."""
-    terms = {"loss_cycle_a": m.lambda_a * F.l1_loss(g_ba(fake_b), real_a),
-             "loss_cycle_b": m.lambda_b * F.l1_loss(g_ab(fake_a), real_b)}
+    # (outputs may be half precision under autocast; the L1 means are taken in fp32)
+    terms = {"loss_cycle_a": m.lambda_a * F.l1_loss(g_ba(fake_b).float(), real_a),
+             "loss_cycle_b": m.lambda_b * F.l1_loss(g_ab(fake_a).float(), real_b)}
     if m.lambda_identity > 0:
-        terms["loss_idt_a"] = m.lambda_a * m.lambda_identity * F.l1_loss(g_ba(real_a), real_a)
-        terms["loss_idt_b"] = m.lambda_b * m.lambda_identity * F.l1_loss(g_ab(real_b), real_b)
+        terms["loss_idt_a"] = m.lambda_a * m.lambda_identity * F.l1_loss(g_ba(real_a).float(), real_a)
+        terms["loss_idt_b"] = m.lambda_b * m.lambda_identity * F.l1_loss(g_ab(real_b).float(), real_b)
     return terms
 
 
@@ -122,45 +124,40 @@ class CycleGAN(Recipe):
         c = data.channels
         self.loss = LOSSES.get(m.loss)
 
-        def gen() -> ResnetGenerator:
-            return ResnetGenerator(c, c, RESNET_BLOCKS[m.generator], m.g_width, m.norm, m.dropout, final=m.final).to(device)
+        def gen() -> nn.Module:
+            return self.prepare(ResnetGenerator(c, c, RESNET_BLOCKS[m.generator], m.g_width, m.norm, m.dropout,
+                                                final=m.final))
 
         self.g_ab, self.g_ba = gen(), gen()
-        self.d_a = PatchGAN(c, m.d_width, m.d_layers, m.norm).to(device)  # real A vs G_BA(b)
-        self.d_b = PatchGAN(c, m.d_width, m.d_layers, m.norm).to(device)  # real B vs G_AB(a)
-        betas = (o.beta1, o.beta2)
-        self.opt_g = torch.optim.Adam(itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), o.lr, betas=betas,
-                                      weight_decay=o.weight_decay)
-        self.opt_d = torch.optim.Adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o.resolved_lr_d,
-                                      betas=betas, weight_decay=o.weight_decay)
+        self.d_a = self.prepare(PatchGAN(c, m.d_width, m.d_layers, m.norm))  # real A vs G_BA(b)
+        self.d_b = self.prepare(PatchGAN(c, m.d_width, m.d_layers, m.norm))  # real B vs G_AB(a)
+        self.adam("g", itertools.chain(self.g_ab.parameters(), self.g_ba.parameters()), o.lr)
+        self.adam("d", itertools.chain(self.d_a.parameters(), self.d_b.parameters()), o.resolved_lr_d)
         self.nets = {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
-        self.optimizers = {"g": self.opt_g, "d": self.opt_d}
         self.schedulers = linear_decay(self.optimizers, cfg)
         self.pool_a, self.pool_b = ImagePool(m.pool_size), ImagePool(m.pool_size)  # fakes of A (for D_A), of B
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m, ref = self.cfg.model, self.loss.reference_scale  # lsgan: plain MSE, as the reference
         real_a, real_b = batch.image, batch.target
-        fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)
-        # Generators, with both discriminators frozen
-        for d in (self.d_a, self.d_b):
-            d.requires_grad_(False)
-        terms = {"loss_g_ab": ref * self.loss.g(self.d_b(fake_b)), "loss_g_ba": ref * self.loss.g(self.d_a(fake_a)),
-                 **cycle_terms(self.g_ab, self.g_ba, real_a, real_b, fake_a, fake_b, m)}
+        with self.amp():
+            fake_b, fake_a = self.g_ab(real_a), self.g_ba(real_b)
+            # Generators, with both discriminators frozen
+            for d in (self.d_a, self.d_b):
+                d.requires_grad_(False)
+            terms = {"loss_g_ab": ref * self.loss.g(self.d_b(fake_b)), "loss_g_ba": ref * self.loss.g(self.d_a(fake_a)),
+                     **cycle_terms(self.g_ab, self.g_ba, real_a, real_b, fake_a, fake_b, m)}
         loss_g = torch.stack(list(terms.values())).sum()
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        self.update("g", loss_g)
         for d in (self.d_a, self.d_b):
             d.requires_grad_(True)
         # Discriminators: real images against fakes from the history pools; each loss halved
-        real_a_logits, fake_a_logits = self.d_a(real_a), self.d_a(self.pool_a.query(fake_a.detach()))
-        real_b_logits, fake_b_logits = self.d_b(real_b), self.d_b(self.pool_b.query(fake_b.detach()))
+        with self.amp():
+            real_a_logits, fake_a_logits = self.d_a(real_a), self.d_a(self.pool_a.query(fake_a.detach().float()))
+            real_b_logits, fake_b_logits = self.d_b(real_b), self.d_b(self.pool_b.query(fake_b.detach().float()))
         loss_d_a = 0.5 * ref * self.loss.d(real_a_logits, fake_a_logits)
         loss_d_b = 0.5 * ref * self.loss.d(real_b_logits, fake_b_logits)
-        self.opt_d.zero_grad(set_to_none=True)
-        (loss_d_a + loss_d_b).backward()
-        self.opt_d.step()
+        self.update("d", loss_d_a + loss_d_b)
         s = self.loss.score
         return {**{k: v.detach() for k, v in terms.items()}, "loss_g": loss_g.detach(), "loss_d_a": loss_d_a.detach(),
                 "loss_d_b": loss_d_b.detach(), "d_a_real": s(real_a_logits.detach()), "d_a_fake": s(fake_a_logits.detach()),
@@ -190,11 +187,19 @@ class CycleGAN(Recipe):
         rec_a, rec_b = self.translate(fake_b, "BtoA"), self.translate(fake_a, "AtoB")
         return torch.cat([torch.stack([a, fake_b, rec_a], 1).flatten(0, 1), torch.stack([b, fake_a, rec_b], 1).flatten(0, 1)])
 
+    def rank_state(self) -> dict[str, Any]:
+        """The history pools: each torchrun rank keeps its own."""
+        return {"pools": {"a": self.pool_a.state().cpu(), "b": self.pool_b.state().cpu()}}
+
+    def load_rank_state(self, state: dict[str, Any]) -> None:
+        if "pools" in state:
+            self.pool_a.load(state["pools"]["a"], self.device)
+            self.pool_b.load(state["pools"]["b"], self.device)
+
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "pools": {"a": self.pool_a.state(), "b": self.pool_b.state()}}
 
     def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
         super().load_state_dict(state, nets_only)
-        if not nets_only and "pools" in state:
-            self.pool_a.load(state["pools"]["a"], self.device)
-            self.pool_b.load(state["pools"]["b"], self.device)
+        if not nets_only:
+            self.load_rank_state(state)

@@ -134,14 +134,11 @@ class GAN(Recipe):
         self.n_classes = len(data.class_names) if self.conditional and data.class_names else 0
         m, o = cfg.model, cfg.optim
         self.loss = LOSSES.get(m.loss)
-        self.g, self.d = self.build_nets()
-        self.g.to(device)
-        self.d.to(device)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), o.lr, betas=(o.beta1, o.beta2), weight_decay=o.weight_decay)
-        self.opt_d = torch.optim.Adam(self.d.parameters(), o.resolved_lr_d, betas=(o.beta1, o.beta2),
-                                      weight_decay=o.weight_decay)
+        g, d = self.build_nets()
+        self.g, self.d = self.prepare(g), self.prepare(d)
+        self.adam("g", self.g.parameters(), o.lr)
+        self.adam("d", self.d.parameters(), o.resolved_lr_d)
         self.nets = {"g": self.g, "d": self.d}
-        self.optimizers = {"g": self.opt_g, "d": self.opt_d}
         self.schedulers = linear_decay(self.optimizers, cfg)
         self.ema = EMA(self.g, m.ema) if m.ema else None
         if self.ema is not None:
@@ -154,50 +151,50 @@ class GAN(Recipe):
     # ---------------------------------------------------------------------------------------------
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
         s = self.cfg.model.instance_noise
-        return x + s * torch.randn_like(x) if s else x
+        return x + s * self.randn(*x.shape) if s else x
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m = self.cfg.model
         real = batch.image
         y = batch.label if self.conditional else None
-        z = torch.randn(real.shape[0], m.latent_dim, device=self.device)
+        z = self.randn(real.shape[0], m.latent_dim)
         self.g.train()
-        fake = self.g(z, y)
+        with self.amp():
+            fake = self.g(z, y)
         out: dict[str, torch.Tensor] = {}
 
-        # D (critic) update
-        real_in, fake_in = self._noisy(real), self._noisy(fake.detach())
-        if m.r1:
-            real_in = real_in.detach().requires_grad_(True)
-        real_logits = self.d(real_in, y)
-        fake_logits = self.d(fake_in, y)
-        loss_d = self.loss.d(real_logits, fake_logits, 1.0 - m.label_smoothing)
-        if m.resolved_gp or m.r1:
-            out["loss_d_adv"] = loss_d.detach()  # loss_d without the penalties
-        if m.resolved_gp:
-            alpha = torch.rand(real.shape[0], device=self.device)
-            gp = gradient_penalty(lambda x: self.d(x, y), real_in, fake_in, alpha)
-            loss_d = loss_d + m.resolved_gp * gp
-            out["gp"] = gp.detach()
-        if m.r1:
-            r1 = r1_penalty(real_logits, real_in)
-            loss_d = loss_d + 0.5 * m.r1 * r1
-            out["r1"] = r1.detach()
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
+        # D (critic) update. With fp16 the penalties' input gradients would underflow: that D step runs in fp32.
+        penalties = bool(m.resolved_gp or m.r1)
+        with self.amp(enabled=not (penalties and self.precision == "fp16")):
+            real_in, fake_in = self._noisy(real), self._noisy(fake.detach())
+            if m.r1:
+                real_in = real_in.detach().requires_grad_(True)
+            real_logits = self.d(real_in, y)
+            fake_logits = self.d(fake_in, y)
+            loss_d = self.loss.d(real_logits, fake_logits, 1.0 - m.label_smoothing)
+            if penalties:
+                out["loss_d_adv"] = loss_d.detach()  # loss_d without the penalties
+            if m.resolved_gp:
+                alpha = self.rand(real.shape[0])
+                gp = gradient_penalty(lambda x: self.d(x, y), real_in, fake_in, alpha)
+                loss_d = loss_d + m.resolved_gp * gp
+                out["gp"] = gp.detach()
+            if m.r1:
+                r1 = r1_penalty(real_logits, real_in)
+                loss_d = loss_d + 0.5 * m.r1 * r1
+                out["r1"] = r1.detach()
+        self.update("d", loss_d)
         self.d_updates += 1
         out["loss_d"] = loss_d.detach()
         out["d_real"], out["d_fake"] = self.loss.score(real_logits.detach()), self.loss.score(fake_logits.detach())
         if self.loss.needs_lipschitz:
-            out["w_distance"] = (real_logits.detach().mean() - fake_logits.detach().mean())  # the critic's estimate
+            out["w_distance"] = real_logits.detach().float().mean() - fake_logits.detach().float().mean()  # the critic's estimate
 
         # G update through the updated D, every n_critic-th step
         if self.d_updates % m.n_critic == 0:
-            loss_g = self.loss.g(self.d(self._noisy(fake), y))
-            self.opt_g.zero_grad(set_to_none=True)
-            loss_g.backward()
-            self.opt_g.step()
+            with self.amp():
+                loss_g = self.loss.g(self.d(self._noisy(fake), y))
+            self.update("g", loss_g)
             if self.ema is not None:
                 self.ema.update(self.g)
             out["loss_g"] = loss_g.detach()

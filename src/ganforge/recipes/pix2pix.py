@@ -127,16 +127,15 @@ class Pix2Pix(Recipe):
         m, o = cfg.model, cfg.optim
         self.in_channels = data.input_channels or data.channels
         self.loss = LOSSES.get(m.loss)
-        self.g = UNetGenerator(self.in_channels, data.channels, UNET_DEPTHS[m.generator], m.g_width, m.norm,
-                               m.dropout).to(device)
-        betas = (o.beta1, o.beta2)
-        self.opt_g = torch.optim.Adam(self.g.parameters(), o.lr, betas=betas, weight_decay=o.weight_decay)
-        self.nets, self.optimizers = {"g": self.g}, {"g": self.opt_g}
-        self.d: PatchGAN | None = None
+        self.g = self.prepare(UNetGenerator(self.in_channels, data.channels, UNET_DEPTHS[m.generator], m.g_width,
+                                            m.norm, m.dropout))
+        self.adam("g", self.g.parameters(), o.lr)
+        self.nets = {"g": self.g}
+        self.d: nn.Module | None = None
         if m.lambda_gan > 0:  # the conditional D sees input and output side by side (channels concatenated)
-            self.d = PatchGAN(self.in_channels + data.channels, m.d_width, m.d_layers, m.norm).to(device)
-            self.opt_d = torch.optim.Adam(self.d.parameters(), o.resolved_lr_d, betas=betas, weight_decay=o.weight_decay)
-            self.nets["d"], self.optimizers["d"] = self.d, self.opt_d
+            self.d = self.prepare(PatchGAN(self.in_channels + data.channels, m.d_width, m.d_layers, m.norm))
+            self.adam("d", self.d.parameters(), o.resolved_lr_d)
+            self.nets["d"] = self.d
         self.schedulers = linear_decay(self.optimizers, cfg)
 
     @property
@@ -159,30 +158,29 @@ class Pix2Pix(Recipe):
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m = self.cfg.model
         real_a, real_b = batch.image, batch.target
-        fake_b = self.g(real_a)
+        with self.amp():
+            fake_b = self.g(real_a)
         out: dict[str, torch.Tensor] = {}
         loss_g = torch.zeros((), device=real_a.device)
         if self.d is not None:
             # D: real pairs against fake pairs; the fake is detached so that G gets no gradient here
-            fake_logits = self.d(torch.cat([real_a, fake_b.detach()], 1))
-            real_logits = self.d(torch.cat([real_a, real_b], 1))
+            with self.amp():
+                fake_logits = self.d(torch.cat([real_a, fake_b.detach().to(real_a.dtype)], 1))
+                real_logits = self.d(torch.cat([real_a, real_b], 1))
             ref = self.loss.reference_scale  # lsgan: plain MSE, as the reference
             loss_d = 0.5 * ref * self.loss.d(real_logits, fake_logits)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
+            self.update("d", loss_d)
             # G against the updated D, whose weights get no gradient from G's loss
             self.d.requires_grad_(False)
-            loss_g_gan = ref * self.loss.g(self.d(torch.cat([real_a, fake_b], 1)))
+            with self.amp():
+                loss_g_gan = ref * self.loss.g(self.d(torch.cat([real_a, fake_b.to(real_a.dtype)], 1)))
             self.d.requires_grad_(True)
             loss_g = loss_g + m.lambda_gan * loss_g_gan
             out.update(loss_d=loss_d.detach(), loss_g_gan=loss_g_gan.detach(), d_real=self.loss.score(real_logits.detach()),
                        d_fake=self.loss.score(fake_logits.detach()))
-        loss_l1 = F.l1_loss(fake_b, real_b)
+        loss_l1 = F.l1_loss(fake_b.float(), real_b)
         loss_g = loss_g + m.lambda_l1 * loss_l1
-        self.opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_g.step()
+        self.update("g", loss_g)
         # loss_g_l1 is logged weighted (as G minimises it); l1 is the plain mean |fake - y| on the [-1, 1] scale
         out.update(loss_g=loss_g.detach(), loss_g_l1=(m.lambda_l1 * loss_l1).detach(), l1=loss_l1.detach())
         return out
