@@ -70,6 +70,9 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _finish(t: Any) -> int:
     unit = getattr(t.data, "unit", "images")
+    if not t.main:  # torchrun: rank 0 speaks for the run
+        status = t.fit()
+        return 0 if status == "done" else 130 if status == "SIGINT" else 143
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
           f"run dir {t.run_dir}", file=sys.stderr)
@@ -284,6 +287,27 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    configs = [c.strip() for c in args.configs.split(",") if c.strip()] if args.configs else None
+    cases = bench.plan(args.recipe, args.preset, configs, args.size, args.batch, args.precision, args.device, args.data,
+                       args.overrides, args.steps, args.warmup)
+    env = bench.environment(args.device)
+    print(f"ganforge: benchmarking {len(cases)} configuration(s) on {env['device']} ({env['device_name']})",
+          file=sys.stderr)
+
+    def progress(r: dict) -> None:
+        done = r["error"] if "error" in r else f"{r['ms_per_step']:.1f} ms/step, {r['images_per_s']:.1f} img/s"
+        print(f"ganforge: {r['recipe']} {r['config']}: {done}", file=sys.stderr)
+
+    rows = bench.run(cases, args.in_process, progress)
+    print(bench.format_table(rows, env))
+    if args.json:
+        print(f"ganforge: wrote {bench.write_json(args.json, rows, env)}", file=sys.stderr)
+    return 1 if any("error" in r for r in rows) else 0
+
+
 def cmd_data_fetch(args: argparse.Namespace) -> int:
     from .data.fetch import fetch_dataset
 
@@ -401,6 +425,40 @@ def build_parser() -> argparse.ArgumentParser:
 
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)
+
+    from .bench import CONFIG_NAMES, CONFIGS, PRECISIONS, SIZES
+
+    b = sub.add_parser(
+        "bench", help="time training steps and the data path of each recipe (paper and small configurations)",
+        description="Time full training steps (D and G updates, as training runs them) after a warm-up, for each recipe "
+                    "at its paper configuration and at a small one, or for one preset: median ms/step and images/s, peak "
+                    "memory, the networks' FLOPs per step and the FLOP/s achieved, and the images/s of the data path "
+                    "alone, so that you see which one limits. Data: offline built-in images unless --data is given. "
+                    "Each configuration runs in a fresh process (its own peak memory).",
+        epilog="overrides: dotted KEY=VALUE pairs applied to every configuration, e.g. train.compile=true "
+               "train.channels_last=false; exit code 1 when a configuration failed (out of memory...)")
+    b.add_argument("--recipe", action="append", metavar="NAME", help="benchmark this recipe (repeatable; default: all "
+                   f"of {', '.join(CONFIGS)})")
+    b.add_argument("--preset", metavar="NAME", help="benchmark one preset instead, with its own config (see `ganforge "
+                   "presets`)")
+    b.add_argument("--configs", metavar="LIST", help=f"comma list of {', '.join(CONFIG_NAMES)} (default: both)")
+    b.add_argument("--size", type=int, metavar="N", help=f"image size for every configuration: {', '.join(map(str, SIZES))} "
+                   "(pix2pix gets the U-Net of that size)")
+    b.add_argument("--batch", type=int, metavar="N", help="batch size for every configuration")
+    b.add_argument("--steps", type=int, default=10, metavar="N", help="timed steps (rounds of n_critic steps for WGAN-GP) per "
+                   "configuration (default 10)")
+    b.add_argument("--warmup", type=int, default=3, metavar="N", help="untimed warm-up steps first (default 3)")
+    b.add_argument("--precision", metavar="P", help="train.precision for every configuration: "
+                   f"{', '.join(PRECISIONS)} (default: the config's, auto)")
+    b.add_argument("--device", default="auto", help="auto (as training: CUDA, else MPS, else CPU), cpu, cuda, cuda:N, mps")
+    b.add_argument("--data", metavar="SPEC", help="data source for every configuration (default: builtin:pizza, "
+                   "generated offline; toy presets keep their points)")
+    b.add_argument("--json", metavar="FILE", help="also write every row and the environment (versions, device, CPU, "
+                   "threads) as JSON")
+    b.add_argument("--in-process", action="store_true", help="run every configuration in this process (faster to "
+                   "start; the CPU peak memory is then cumulative)")
+    b.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    b.set_defaults(func=cmd_bench)
 
     d = sub.add_parser("data", help="data sets")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")

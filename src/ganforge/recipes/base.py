@@ -134,7 +134,7 @@ class Recipe:
         """Inputs of the per-epoch sample image, and images per grid row (0: not a grid)."""
         return self.sample_inputs(n, generator), 8
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Images in [-1, 1] (or points) for the given inputs, in inference mode."""
         raise NotImplementedError

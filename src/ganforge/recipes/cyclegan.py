@@ -167,7 +167,7 @@ class CycleGAN(Recipe):
     def input_channels(self, direction: str) -> int:
         return self.data.channels
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def translate(self, x: torch.Tensor, direction: str | None = "AtoB", batch_size: int = 16) -> torch.Tensor:
         """A -> B (``AtoB``, G_AB) or B -> A (``BtoA``, G_BA), dropout off; BatchNorm on each image's statistics."""
         if direction not in self.directions:

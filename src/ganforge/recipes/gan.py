@@ -221,7 +221,7 @@ class GAN(Recipe):
         labels = torch.arange(self.n_classes).repeat_interleave(cols)
         return self.sample_inputs(len(labels), generator, labels), cols
 
-    @torch.no_grad()
+    @torch.inference_mode()
     def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         g = self.ema.net if self.ema is not None else self.g
         was_training = g.training

@@ -186,7 +186,7 @@ class Pix2Pix(Recipe):
         return out
 
     # ---------------------------------------------------------------------------------------------
-    @torch.no_grad()
+    @torch.inference_mode()
     def translate(self, x: torch.Tensor, direction: str | None = None, batch_size: int = 16) -> torch.Tensor:
         """Inputs (N, C_in, H, W) in [-1, 1] -> outputs, with the test-time dropout and norm settings.
 
