@@ -90,7 +90,8 @@ def test_precision_auto_and_bad_values(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_channels_last_computes_what_the_default_layout_does(recipe: str) -> None:
     runs = {}
     for cl in (False, True):
-        r = make(recipe, precision="fp32", channels_last=cl)
+        r = make(recipe, precision="fp32", channels_last="yes" if cl else "no")
+        assert r.channels_last is cl
         if cl:
             weights = [p for net in r.nets.values() for p in net.parameters() if p.dim() == 4]
             assert weights and all(p.is_contiguous(memory_format=torch.channels_last) for p in weights)
@@ -105,6 +106,15 @@ def test_channels_last_computes_what_the_default_layout_does(recipe: str) -> Non
     for k in p0:
         if p0[k].dim() > 1:
             assert torch.allclose(p0[k], p1[k], rtol=1e-4, atol=5e-5), k
+
+
+def test_channels_last_auto() -> None:
+    cuda = torch.device("cuda")
+    assert speed.use_channels_last("auto", cuda, cpu_default=False)
+    assert speed.use_channels_last("auto", CPU, cpu_default=True)
+    assert not speed.use_channels_last("auto", CPU, cpu_default=False)
+    assert speed.use_channels_last("yes", CPU, cpu_default=False) and not speed.use_channels_last("no", cuda, True)
+    assert make("dcgan").channels_last and not make("cyclegan").channels_last  # the recipes' CPU preferences
 
 
 def test_fused_adam_makes_the_plain_adam_update() -> None:

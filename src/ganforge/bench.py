@@ -326,6 +326,7 @@ def measure(cfg: Config, steps: int = 10, warmup: int = 3) -> dict[str, Any]:
     return {
         # what the trainer made of train.precision here (auto: bf16 where the hardware runs it natively)
         "device": str(device), "precision_resolved": str(trainer_precision),
+        "channels_last_resolved": bool(trainer.recipe.channels_last),
         "ms_per_step": step * 1e3, "images_per_s": b / step, "ms_per_step_samples": [round(s * 1e3, 3) for s in step_s],
         "peak_mem_mib": peak, "peak_mem_kind": kind, "rss_base_mib": rss_base,
         "flop_per_step": flops, "gflop_per_step": None if flops is None else flops / 1e9,

@@ -436,7 +436,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "alone, so that you see which one limits. Data: offline built-in images unless --data is given. "
                     "Each configuration runs in a fresh process (its own peak memory).",
         epilog="overrides: dotted KEY=VALUE pairs applied to every configuration, e.g. train.compile=true "
-               "train.channels_last=false; exit code 1 when a configuration failed (out of memory...)")
+               "train.channels_last=no; exit code 1 when a configuration failed (out of memory...)")
     b.add_argument("--recipe", action="append", metavar="NAME", help="benchmark this recipe (repeatable; default: all "
                    f"of {', '.join(CONFIGS)})")
     b.add_argument("--preset", metavar="NAME", help="benchmark one preset instead, with its own config (see `ganforge "

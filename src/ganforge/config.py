@@ -89,7 +89,8 @@ class TrainConfig:
     # Speed (docs/performance.md). None of these changes what a step computes beyond rounding.
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"  # autocast dtype; auto = bf16 where the hardware
     # runs it natively (CUDA compute capability >= 8, CPUs with AVX512-BF16 or AMX), else fp32; fp16 = CUDA + grad scaler
-    channels_last: bool = True  # NHWC memory format for the conv nets and their inputs
+    channels_last: Literal["auto", "yes", "no"] = "auto"  # NHWC weights for the conv nets; auto = yes on CUDA, and on
+    # CPUs for the recipes that measured faster with it (all but CycleGAN: docs/performance.md)
     compile: bool = False  # torch.compile the networks (a minute or more of compiling; pays off in long runs)
     sync_bn: bool = False  # under torchrun: BatchNorm statistics over the global batch (SyncBatchNorm; CUDA only)
 

@@ -94,6 +94,14 @@ def keep_implementation(opt: torch.optim.Optimizer, state: dict[str, Any]) -> No
         g.update(f)
 
 
+def use_channels_last(setting: str, device: torch.device, cpu_default: bool) -> bool:
+    """``train.channels_last``: yes, no, or auto = yes on CUDA (tensor cores want NHWC) and ``cpu_default``
+    (the recipe's measured preference) on a CPU."""
+    if setting == "auto":
+        return device.type == "cuda" or (device.type == "cpu" and cpu_default)
+    return setting == "yes"
+
+
 def channels_last(net: torch.nn.Module) -> torch.nn.Module:
     """NHWC weights for a network with convolutions (4-D weights); others are left as they are."""
     return net.to(memory_format=torch.channels_last)

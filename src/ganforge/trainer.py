@@ -272,7 +272,7 @@ class Trainer:
                       "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
                       "total_steps": self.total_steps, "device": str(self.device), "torch": str(torch.__version__),
                       "python": platform.python_version(), "argv": sys.argv, "precision": self.precision,
-                      "channels_last": t.channels_last, "compile": t.compile, "world_size": self.world.size,
+                      "channels_last": self.recipe.channels_last, "compile": t.compile, "world_size": self.world.size,
                       "batch_per_rank": t.batch_size // self.world.size, **extra})
         path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
 

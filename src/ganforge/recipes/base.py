@@ -37,6 +37,7 @@ class Recipe:
     defaults: ClassVar[dict[str, Any]] = {}  # config layer under every preset (e.g. the recipe's optimiser)
     data_kind: ClassVar[str] = "images"  # images | pairs (translation pairs: Batch.image -> Batch.target)
     translates: ClassVar[bool] = False  # has ``translate(x)`` (``ganforge translate``)
+    channels_last_cpu: ClassVar[bool] = True  # train.channels_last=auto on a CPU (measured: docs/performance.md)
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
@@ -69,7 +70,11 @@ class Recipe:
         if t.sync_bn and self.world.size > 1:
             net = nn.SyncBatchNorm.convert_sync_batchnorm(net)
         net = net.to(self.device)
-        return speed.channels_last(net) if t.channels_last else net
+        return speed.channels_last(net) if self.channels_last else net
+
+    @property
+    def channels_last(self) -> bool:
+        return speed.use_channels_last(self.cfg.train.channels_last, self.device, self.channels_last_cpu)
 
     def adam(self, name: str, params: Iterable[nn.Parameter], lr: float) -> torch.optim.Adam:
         """The optimizer ``name`` (Adam with optim.beta1/beta2/weight_decay), registered for checkpoints."""

@@ -105,6 +105,9 @@ class CycleGAN(Recipe):
     translates: ClassVar[bool] = True
     directions: ClassVar[tuple[str, ...]] = ("AtoB", "BtoA")
     size_multiple: ClassVar[int] = 4  # two stride-2 downsamplings
+    # On a CPU the ResNet generator's reflection padding and instance norm run slower in NHWC: the paper config's
+    # step took 7.0 s with channels-last and 6.5 s without (fp32; bf16 4.4 s vs 3.8 s), docs/performance.md
+    channels_last_cpu: ClassVar[bool] = False
     defaults: ClassVar[dict[str, Any]] = {**PAPER_DEFAULTS, "train": {**PAPER_DEFAULTS["train"], "n_samples": 4}}
 
     @classmethod
