@@ -127,3 +127,17 @@ def test_cyclegan_pools_per_rank_and_resume_in_one_process(tmp_path: Path) -> No
     assert main(["resume", str(run), "train.epochs=2"]) == 0
     assert checkpoint.load(run / "last.pt")["step"] == 8
     assert [row["step"] for row in rows(run)] == [2, 4, 6, 8]
+
+
+def test_pix2pix_validates_on_rank_0_only(tmp_path: Path) -> None:
+    """pix2pix under torchrun: held-out pairs are scored once per epoch (by rank 0) and the grid is written."""
+    run = tmp_path / "p2p"
+    args = ["recipe=pix2pix", "model.generator=unet_32", "model.g_width=4", "model.d_width=4", "model.d_layers=2",
+            "data.source=builtin:pizza", "data.pairs=edges", "data.builtin_n=40", "data.image_size=32", "data.load_size=36",
+            "train.batch_size=4", "train.epochs=1", "optim.decay_epochs=0", "train.val_images=4", "train.n_samples=2",
+            "train.log_every=3", "train.progress=false", "train.tensorboard=false", "train.report=false"]
+    r = torchrun("train", "--out", str(run), *args)
+    assert r.returncode == 0, r.stderr[-3000:]
+    logged = rows(run)
+    assert [row["step"] for row in logged if "val_psnr" in row] == [10]  # 40 pairs // global batch 4: one epoch
+    assert checkpoint.load(run / "last.pt")["step"] == 10 and (run / "samples" / "epoch_001.png").is_file()
