@@ -67,11 +67,14 @@ def test_noise_is_the_slice_of_the_global_draw(monkeypatch: pytest.MonkeyPatch) 
 
     cfg = resolve([{"recipe": "mlp", "model": {"g_hidden": [4], "d_hidden": [4]}}])
     r = RECIPES.get("mlp")(cfg, DataInfo(1, 8), CPU)
-    torch.manual_seed(5)
+    state = r.noise_gen.get_state()
     full = r.randn(6, 3)
     r.world = World(rank=1, size=2)
-    torch.manual_seed(5)
-    assert torch.equal(r.randn(3, 3), full[3:])
+    r.noise_gen.set_state(state)
+    torch.manual_seed(5)  # the default generator (dropout's, seeded per rank) plays no part
+    part = r.randn(3, 3)
+    assert torch.equal(part, full[3:])
+    assert not torch.equal(r.noise_gen.get_state(), state)  # the draws came from the recipe's generator
 
 
 # --------------------------------------------------------------------------------------------------
@@ -124,6 +127,8 @@ def test_cyclegan_pools_per_rank_and_resume_in_one_process(tmp_path: Path) -> No
     for state in ck["rank_states"]:  # 4 steps of 1 image per rank: each pool holds 3 of that rank's fakes
         assert state["pools"]["a"].shape == (3, 3, 16, 16)
     assert not torch.equal(ck["rank_states"][0]["pools"]["a"], ck["rank_states"][1]["pools"]["a"])
+    # each rank's own random stream (dropout, pool choices) is saved, and they differ
+    assert not torch.equal(ck["rank_states"][0]["rng"]["torch"], ck["rank_states"][1]["rng"]["torch"])
     assert main(["resume", str(run), "train.epochs=2"]) == 0
     assert checkpoint.load(run / "last.pt")["step"] == 8
     assert [row["step"] for row in rows(run)] == [2, 4, 6, 8]

@@ -41,7 +41,9 @@ def test_dcgan_learns_mnist_at_32x32() -> None:
     z = recipe.sample_inputs(256, seeded(0))
     dark0, corr0 = stats(recipe.generate(z), real.mean(0))
     batches = data.batches(0)
-    for _ in range(300):
+    # 600 steps: measured over train.seed 0-2 in bf16 and fp32, median pixel -0.67..-0.81, mean-image correlation
+    # 0.95-0.98, spread 0.61-0.74 of the real one (at 300 steps the same runs ranged from collapsed to done)
+    for _ in range(600):
         out = recipe.train_step(next(batches))
     samples = recipe.generate(z)
     dark1, corr1 = stats(samples, real.mean(0))

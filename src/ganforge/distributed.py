@@ -4,11 +4,12 @@ One process per GPU (NCCL) or per CPU process (gloo). What each rank does:
 - ``train.batch_size`` is the GLOBAL batch; each rank takes its slice of it (``batch_size / world``, which
   must divide), so a preset means the same optimisation whatever the number of processes, and a run can
   resume under another world size.
-- Every rank draws the same random numbers (the same seed, the same draws in the same order): the epoch's
-  shuffle, the crop/flip draws and the noise (z, the penalty's alpha, instance noise) are drawn for the
-  global batch and sliced. A 2-process run with per-rank batch b therefore computes what a 1-process run with
-  batch 2b computes, up to rounding and to BatchNorm (per-rank statistics unless ``train.sync_bn``). One
-  consequence: dropout masks repeat across ranks (rank r's image i gets rank 0's image i mask).
+- Every rank makes the same data and noise draws: the epoch's shuffle, the crop/flip draws and the noise (z,
+  the penalty's alpha, instance noise; from the recipe's own generator) are drawn for the global batch and
+  sliced. A 2-process run with per-rank batch b therefore computes what a 1-process run with batch 2b
+  computes, up to rounding, BatchNorm (per-rank statistics unless ``train.sync_bn``) and dropout. torch's
+  default generator, which draws dropout masks and CycleGAN's pool choices, is seeded per rank, so those
+  differ between ranks; each rank's generator state is saved in the checkpoint.
 - Gradients are averaged across ranks by one all-reduce per optimizer step, of all of that optimizer's
   gradients flattened into one buffer (as StyleGAN3's training loop does), rather than by wrapping the
   networks in ``DistributedDataParallel``: DDP's reducer assumes one forward and one backward per network

@@ -8,7 +8,12 @@ import hashlib
 import torch
 
 
-def seeded(*parts: int) -> torch.Generator:
-    """A CPU generator determined by the given integers (order matters)."""
+def seed_of(*parts: int) -> int:
+    """A 63-bit seed determined by the given integers (order matters)."""
     h = hashlib.sha256(",".join(map(str, parts)).encode()).digest()
-    return torch.Generator().manual_seed(int.from_bytes(h[:8], "little") & (2**63 - 1))
+    return int.from_bytes(h[:8], "little") & (2**63 - 1)
+
+
+def seeded(*parts: int, device: torch.device | str = "cpu") -> torch.Generator:
+    """A generator (on ``device``) determined by the given integers."""
+    return torch.Generator(device=device).manual_seed(seed_of(*parts))

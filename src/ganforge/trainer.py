@@ -33,7 +33,7 @@ from .errors import GanforgeError
 from .plots import plot_losses
 from .recipes.base import DataInfo, Recipe
 from .registry import RECIPES
-from .rng import seeded
+from .rng import seed_of, seeded
 from .runlog import RunLog
 
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
@@ -132,7 +132,9 @@ class Trainer:
         if self.device.type == "cuda":
             torch.backends.cuda.matmul.allow_tf32 = True  # TF32 tensor cores for fp32 matmuls (convs use them already)
             torch.backends.cudnn.benchmark = not t.deterministic
-        torch.manual_seed(t.seed)
+        # torch's default generator (dropout masks, CycleGAN's pool draws) differs between torchrun ranks; the noise
+        # and the data draws are the same on every rank (recipe.noise_gen, data/loader.py)
+        torch.manual_seed(t.seed if self.world.rank == 0 else seed_of(t.seed, self.world.rank))
         if t.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
@@ -168,10 +170,14 @@ class Trainer:
             if not self.fixed_from_data:
                 self.fixed = resume["fixed_inputs"]
             self.window = {**self._empty_window(), **resume.get("log_window", {})}
-            checkpoint.set_rng_state(resume["rng"])
-            ranks = resume.get("rank_states")  # per-rank state of a torchrun run (any world size before)
+            checkpoint.set_rng_state(resume["rng"])  # rank 0's
+            ranks = resume.get("rank_states") or []  # per-rank state of a torchrun run (any world size before)
             if ranks:
                 self.recipe.load_rank_state(ranks[self.world.rank % len(ranks)])
+            if len(ranks) == self.world.size and "rng" in ranks[self.world.rank]:
+                checkpoint.set_rng_state(ranks[self.world.rank]["rng"])
+            elif self.world.rank:  # another world size than before: a fresh stream of this rank's own
+                torch.manual_seed(seed_of(t.seed, self.world.rank, self.step))
 
     @staticmethod
     def _empty_window() -> dict[str, Any]:
@@ -198,8 +204,8 @@ class Trainer:
     def save_checkpoint(self, epoch_file: bool) -> None:
         """Called on every rank (per-rank state is gathered); rank 0 writes."""
         rank_states = None
-        if self.world.size > 1 and self.recipe.rank_state():
-            rank_states = distributed.gather(self.recipe.rank_state(), self.world.size)
+        if self.world.size > 1:  # each rank's random state and recipe state (CycleGAN's pools)
+            rank_states = distributed.gather({"rng": checkpoint.rng_state(), **self.recipe.rank_state()}, self.world.size)
         if not self.main:
             return
         payload = self.payload()

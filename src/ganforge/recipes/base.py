@@ -18,6 +18,7 @@ from torch import nn
 
 from .. import distributed, speed
 from ..config import Config
+from ..rng import seeded
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,10 @@ class Recipe:
         self.precision = speed.resolve_precision(cfg.train.precision, device, strict=False)
         self.scalers: dict[str, torch.amp.GradScaler] = {}  # fp16: one gradient scaler per optimizer
         self.world = distributed.world()
+        # The noise of each step (z, the penalty's alpha, instance noise) comes from its own generator, the same on
+        # every torchrun rank, so that the ranks draw the global batch's noise and keep their slice; torch's default
+        # generator (dropout masks, CycleGAN's pool) is seeded per rank by the trainer.
+        self.noise_gen = seeded(cfg.train.seed, 11, device=device)
 
     @classmethod
     def build(cls, cfg: Config, data: DataInfo, device: torch.device) -> Recipe:
@@ -114,7 +119,7 @@ class Recipe:
 
     def _global(self, fn: Any, n: int, shape: tuple[int, ...]) -> torch.Tensor:
         w = self.world
-        x = fn(n * w.size, *shape, device=self.device)
+        x = fn(n * w.size, *shape, device=self.device, generator=self.noise_gen)
         return x[w.rank * n : (w.rank + 1) * n] if w.size > 1 else x
 
     def rank_state(self) -> dict[str, Any]:
@@ -162,6 +167,7 @@ class Recipe:
             "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
+            "noise_rng": self.noise_gen.get_state(),
         }
 
     def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
@@ -173,6 +179,11 @@ class Recipe:
             speed.keep_implementation(opt, state["optimizers"][k])
         for k, sch in self.schedulers.items():
             sch.load_state_dict(state["schedulers"][k])
+        if "noise_rng" in state:
+            try:
+                self.noise_gen.set_state(state["noise_rng"].cpu())
+            except RuntimeError:  # written on another device type (CUDA's generator state is not a CPU one's)
+                pass
         for k, scaler in self.scalers.items():  # a run resumed in fp16 from another precision starts a new scale
             if k in state.get("scalers", {}):
                 scaler.load_state_dict(state["scalers"][k])
