@@ -15,6 +15,7 @@ fused Adam (the ``train.*`` speed settings; measured in docs/performance.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Iterable
 
 import torch
@@ -64,11 +65,12 @@ def grad_scaler(precision: str, device: torch.device) -> torch.amp.GradScaler | 
     return torch.amp.GradScaler(device.type) if precision == "fp16" else None
 
 
-def _fused_ok(device: torch.device) -> bool:
+@functools.cache
+def _fused_ok(device_type: str) -> bool:
     # torch >= 2.4 has fused Adam for CPU and CUDA; older versions only for CUDA
-    if device.type == "cuda":
+    if device_type == "cuda":
         return True
-    if device.type != "cpu":
+    if device_type != "cpu":
         return False
     try:
         torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], fused=True)
@@ -80,7 +82,7 @@ def _fused_ok(device: torch.device) -> bool:
 def adam(params: Iterable[torch.nn.Parameter], lr: float, betas: tuple[float, float], weight_decay: float,
          device: torch.device) -> torch.optim.Adam:
     """Adam with the fastest implementation ``device`` offers (same update rule as the plain one)."""
-    if _fused_ok(device):
+    if _fused_ok(device.type):
         return torch.optim.Adam(params, lr, betas=betas, weight_decay=weight_decay, fused=True)
     return torch.optim.Adam(params, lr, betas=betas, weight_decay=weight_decay, foreach=True)
 
