@@ -55,6 +55,11 @@ class Draws:
         u = torch.rand(3, n, generator=gen).to(device)
         return cls(u[0], u[1], u[2])
 
+    @classmethod
+    def none(cls) -> Draws:
+        """No draws: for a centre crop without flips."""
+        return cls(torch.empty(0), torch.empty(0), torch.empty(0))
+
     def __getitem__(self, s: slice) -> Draws:
         return Draws(self.uy[s], self.ux[s], self.flip[s])
 
@@ -66,7 +71,7 @@ def augment(images: torch.Tensor, cfg: DataConfig, draws: Draws | torch.Generato
     s = cfg.image_size
     rand = (cfg.crop == "random" and (h, w) != (s, s)) or cfg.flip
     if isinstance(draws, torch.Generator):
-        draws = Draws.make(n, draws, images.device) if rand else Draws(*[torch.empty(0)] * 3)
+        draws = Draws.make(n, draws, images.device) if rand else Draws.none()
     if (h, w) != (s, s):
         if cfg.crop == "random":
             oy = (draws.uy * (h - s + 1)).long().clamp_(max=h - s)
@@ -219,7 +224,7 @@ class Data:
             raise GanforgeError(f"train.batch_size={batch_size} (the global batch) is not divisible by the "
                                 f"{self.world} processes; use a multiple of {self.world}")
         self.local = batch_size // self.world  # this rank's part of each batch
-        self._draws_epoch, self._draws = -1, Draws(*[torch.empty(0)] * 3)
+        self._draws_epoch, self._draws = -1, Draws.none()
         if kind == "pairs":
             from .paired import open_pairs
 
