@@ -48,3 +48,21 @@ def tiny_overrides(**extra: object) -> list[str]:
             "train.batch_size": 8, "train.log_every": 2, "train.progress": "false", "train.tensorboard": "false"}
     base.update({k: v for k, v in extra.items()})
     return [f"{k}={v}" for k, v in base.items()]
+
+
+def write_bomb_png(path: Path, side: int = 30000) -> Path:
+    """A tiny PNG whose header claims ``side`` x ``side`` pixels (a decompression bomb: Pillow refuses to open
+    one of more than 2 x Image.MAX_IMAGE_PIXELS pixels); made by editing a 1x1 PNG's IHDR and its CRC."""
+    import io
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("L", (1, 1)).save(buf, format="PNG")
+    raw = bytearray(buf.getvalue())
+    i = raw.index(b"IHDR")
+    raw[i + 4 : i + 12] = struct.pack(">II", side, side)
+    raw[i + 17 : i + 21] = struct.pack(">I", zlib.crc32(bytes(raw[i : i + 17])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(raw))
+    return path

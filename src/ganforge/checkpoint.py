@@ -9,7 +9,6 @@ leaves the previous file intact; it is read with ``torch.load(weights_only=True)
 
 from __future__ import annotations
 
-import os
 import platform
 import random
 import time
@@ -20,6 +19,7 @@ import torch
 
 from . import __version__
 from .errors import GanforgeError
+from .files import atomic_write, describe_os_error
 
 FORMAT_VERSION = 1
 
@@ -43,35 +43,52 @@ def _tuplify(x: Any) -> Any:
 
 
 def save(path: Path, payload: dict[str, Any]) -> None:
-    """Atomically write ``payload`` (plus format metadata) to ``path``."""
+    """Atomically write ``payload`` (plus format metadata) to ``path``; a full disk raises
+    :class:`~ganforge.files.DiskFullError` and leaves the previous file intact."""
     payload = {"format_version": FORMAT_VERSION, "ganforge_version": __version__, "torch_version": str(torch.__version__),
                "saved_at": time.time(), "host": platform.node(), **payload}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_write(path, lambda f: torch.save(payload, f), fsync=True)
 
 
-def load(path: str | Path, expect_recipe: str | None = None, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read a checkpoint; a run directory means its ``last.pt``."""
+# What every checkpoint holds (sampling and evaluation), and what resuming a run needs besides.
+REQUIRED = ("format_version", "recipe", "config", "state", "data_info", "step", "epoch")
+FOR_RESUME = ("rng", "fixed_inputs")
+
+
+def _damaged(p: Path, why: str) -> GanforgeError:
+    return GanforgeError(f"{p} is not a ganforge checkpoint or is damaged ({why})")
+
+
+def load(path: str | Path, expect_recipe: str | None = None, map_location: str | torch.device = "cpu",
+         for_resume: bool = False) -> dict[str, Any]:
+    """Read a checkpoint; a run directory means its ``last.pt``. Only tensors and plain data are unpickled
+    (``weights_only=True``); anything else, a cut-short or foreign file, or missing parts are a one-line error."""
     p = Path(path)
     if p.is_dir():
         p = p / "last.pt"
     if not p.is_file():
         raise GanforgeError(f"no checkpoint at {str(path)!r}" + (" (no last.pt in that folder)" if Path(path).is_dir() else ""))
     try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise GanforgeError(f"cannot read checkpoint {p}: {describe_os_error(e)}") from None
+    if size == 0:
+        raise _damaged(p, "it is empty: 0 bytes")
+    try:
         ckpt = torch.load(p, map_location=map_location, weights_only=True)
-    except Exception as e:
-        raise GanforgeError(f"cannot read checkpoint {str(p)!r}: {' '.join(str(e).split())[:200]}") from None
-    if not isinstance(ckpt, dict) or "format_version" not in ckpt or "recipe" not in ckpt:
-        raise GanforgeError(f"{str(p)!r} is not a ganforge checkpoint")
+    except PermissionError as e:
+        raise GanforgeError(f"cannot read checkpoint {p}: {describe_os_error(e)}") from None
+    except Exception:  # noqa: BLE001 - zip, unpickling and EOF errors alike; never suggest unsafe loading
+        raise _damaged(p, "torch cannot read it, or it holds something other than tensors and plain data") from None
+    if not isinstance(ckpt, dict):
+        raise _damaged(p, f"it holds a {type(ckpt).__name__}")
+    missing = [k for k in REQUIRED + (FOR_RESUME if for_resume else ()) if k not in ckpt]
+    if missing:
+        raise _damaged(p, f"missing {', '.join(repr(k) for k in missing)}")
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["state"], dict) or not isinstance(ckpt["data_info"], dict):
+        raise _damaged(p, "its config, state or data_info is not a mapping")
+    if not isinstance(ckpt["format_version"], int) or not isinstance(ckpt["step"], int):
+        raise _damaged(p, "its format_version or step is not an integer")
     if ckpt["format_version"] > FORMAT_VERSION:
         raise GanforgeError(f"checkpoint {str(p)!r} has format {ckpt['format_version']}; this ganforge reads up to "
                             f"{FORMAT_VERSION}: upgrade ganforge")

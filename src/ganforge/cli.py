@@ -10,7 +10,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from .errors import GanforgeError
 
@@ -34,10 +34,10 @@ def _train_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
             raise GanforgeError(f"preset {preset_name} is for recipe {preset.layer['recipe']}, but recipe={chosen_recipe} "
                                 f"was given; drop one of them")
         layers.append({"name": preset_name, **preset.layer})
-        if preset.needs_data and not args.data and "source" not in file_layer.get("data", {}):
+        if preset.needs_data and args.data is None and "source" not in file_layer.get("data", {}):
             raise GanforgeError(f"preset {preset_name} needs data: pass --data PATH (an image folder)")
     layers.append(file_layer)
-    if args.data:
+    if args.data is not None:  # --data "" is an error (data.source is empty), not the built-in default
         layers.append({"data": {"source": args.data}})
     layers.extend(overrides)
     return layers
@@ -86,12 +86,19 @@ def _finish(t: Any) -> int:
     return 0
 
 
+MAX_GRID = 1024  # images in one grid PNG (32 x 32); more go one PNG each into a folder
+MAX_POINTS = 1_000_000  # points a toy run writes to one CSV
+
+
 def cmd_sample(args: argparse.Namespace) -> int:
     from .data.images import save_each, save_grid
-    from .sampling import class_grid, class_index, load_recipe, sample
+    from .files import ensure_writable_dir
+    from .sampling import class_grid, class_index, load_recipe, sample, sample_chunks
 
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
+    if args.nrow is not None and args.nrow < 1:
+        raise GanforgeError(f"--nrow must be >= 1; got {args.nrow}")
     recipe, ckpt = load_recipe(args.source, args.device)
     if getattr(recipe, "translates", False):
         raise GanforgeError(f"{args.source} holds a {recipe.cfg.recipe} model, which translates images rather than "
@@ -99,21 +106,32 @@ def cmd_sample(args: argparse.Namespace) -> int:
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
     if recipe.data.points:  # a toy run: points as CSV and a scatter plot
+        if args.n > MAX_POINTS:
+            raise GanforgeError(f"--n {args.n}: a toy run writes at most {MAX_POINTS:,} points")
+        ensure_writable_dir(out.parent, "--out folder")
         return _sample_points(recipe, ckpt, args, out)
+    if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:  # one PNG per sample, written as made
+        ensure_writable_dir(out, "--out folder")
+        done = 0
+        for images in sample_chunks(recipe, args.n, args.seed, label):
+            save_each(images, out, [f"sample_{i:05d}.png" for i in range(done, done + len(images))])
+            done += len(images)
+        print(f"ganforge: wrote {done} images to {out}", file=sys.stderr)
+        return 0
+    if out.suffix.lower() != ".png":
+        raise GanforgeError(f"--out {args.out!r}: a grid is written as .png; give NAME.png or a folder DIR/")
+    if args.n > MAX_GRID:
+        raise GanforgeError(f"--n {args.n}: a grid holds at most {MAX_GRID} images; write them one PNG each with "
+                            f"--out DIR/")
+    ensure_writable_dir(out.parent, "--out folder")
     nrow = args.nrow
     if getattr(recipe, "conditional", False) and label is None:
         images, cols = class_grid(recipe, args.n, args.seed)  # one row per class
         nrow = nrow or cols
     else:
         images = sample(recipe, args.n, args.seed, label)
-    if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:
-        paths = save_each(images, out, [f"sample_{i:05d}.png" for i in range(len(images))])
-        print(f"ganforge: wrote {len(paths)} images to {out}", file=sys.stderr)
-    else:
-        if out.suffix.lower() != ".png":
-            raise GanforgeError(f"--out {args.out!r}: a grid is written as .png; give NAME.png or a folder DIR/")
-        save_grid(images, out, nrow=nrow)
-        print(f"ganforge: wrote a grid of {len(images)} images to {out}", file=sys.stderr)
+    save_grid(images, out, nrow=nrow)
+    print(f"ganforge: wrote a grid of {len(images)} images to {out}", file=sys.stderr)
     return 0
 
 
@@ -189,20 +207,29 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not source.exists():
         raise GanforgeError(f"{args.source!r} does not exist")
     paths = ev.checkpoints_of(source, args.checkpoints)
-    ex = open_extractor(args.extractor, args.weights, args.device, args.bf16) if ev.needs_extractor(paths[0]) else None
-    rows = []
-    for p in paths:
-        rows.append(ev.evaluate_checkpoint(p, metrics, ex, args.real, args.split, args.n, args.seed, args.device))
-        _print_rows(rows[-1:])
     run_dir = _run_dir_of(source)
-    if run_dir is not None:
-        ev.append_rows(run_dir, rows)
-        if args.checkpoints == "all":
-            best = ev.mark_best(run_dir, rows)
-            plot = ev.plot_metric(run_dir, rows, best)
-            if best is not None:
-                print(f"ganforge: best checkpoint: epoch {best['epoch']} -> {run_dir / 'best.pt'}"
-                      + (f"; curve in {plot}" if plot else ""), file=sys.stderr)
+    lock = None
+    if run_dir is not None and args.checkpoints == "all":  # writes best.pt, best.json and the curve: one writer
+        from .runlock import RunLock
+
+        lock = RunLock(run_dir).acquire()
+    try:
+        ex = open_extractor(args.extractor, args.weights, args.device, args.bf16) if ev.needs_extractor(paths[0]) else None
+        rows = []
+        for p in paths:
+            rows.append(ev.evaluate_checkpoint(p, metrics, ex, args.real, args.split, args.n, args.seed, args.device))
+            _print_rows(rows[-1:])
+        if run_dir is not None:
+            ev.append_rows(run_dir, rows)  # whole lines appended: safe beside a training run that appends its own
+            if lock is not None:
+                best = ev.mark_best(run_dir, rows)
+                plot = ev.plot_metric(run_dir, rows, best)
+                if best is not None:
+                    print(f"ganforge: best checkpoint: epoch {best['epoch']} -> {run_dir / 'best.pt'}"
+                          + (f"; curve in {plot}" if plot else ""), file=sys.stderr)
+    finally:
+        if lock is not None:
+            lock.release()
     return 0
 
 
@@ -222,11 +249,15 @@ def cmd_classifier_train(args: argparse.Namespace) -> int:
 def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import explore
     from .data.images import save_grid
+    from .files import ensure_writable_dir
     from .sampling import class_index, load_recipe
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise GanforgeError(f"--out {args.out!r}: the strip is written as NAME.png")
+    ensure_writable_dir(out.parent, "--out folder")
+    if args.video:
+        ensure_writable_dir(Path(args.video).parent, "--video folder")
     recipe, _ = load_recipe(args.source, args.device)
     if getattr(recipe, "translates", False):  # no latent: the same input through every epoch checkpoint
         if not args.input:
@@ -264,15 +295,28 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from .files import ensure_writable_dir
     from .report import build_report
+    from .runlock import RunLock
 
-    print(f"ganforge: wrote {build_report(args.run_dir, args.out)}", file=sys.stderr)
+    run = Path(args.run_dir)
+    if not (run / "config.yaml").is_file():
+        raise GanforgeError(f"{args.run_dir!r} is not a run directory (no config.yaml)")
+    out = Path(args.out) if args.out else run / "report.html"
+    if out.parent.resolve() != run.resolve():  # a reader of the run: no lock
+        ensure_writable_dir(out.parent, "--out folder")
+        print(f"ganforge: wrote {build_report(run, out)}", file=sys.stderr)
+        return 0
+    with RunLock(run):  # writing into the run directory: not while a training run refreshes the same report
+        print(f"ganforge: wrote {build_report(run, out)}", file=sys.stderr)
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from .files import ensure_writable_dir
     from .report import build_comparison
 
+    ensure_writable_dir(Path(args.out).parent, "--out folder")
     print(f"ganforge: wrote {build_comparison(args.run_dirs, args.out)}", file=sys.stderr)
     return 0
 
@@ -316,10 +360,32 @@ def cmd_data_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+class UsageError(GanforgeError):
+    """A command line that argparse rejects: shown as one line, like every other error."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line is one ``ganforge: error:`` line (no usage block), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see `{self.prog} --help`)")
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed is an integer in [0, 2^63)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: an integer 0 .. 2^63-1") from None
+    if not 0 <= v < 2**63:
+        raise argparse.ArgumentTypeError(f"seed {v} is out of range: 0 .. 2^63-1")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    p = argparse.ArgumentParser(prog="ganforge", description="Train, evaluate and use GANs.")
+    p = _Parser(prog="ganforge", description="Train, evaluate and use GANs.")
     p.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -343,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64; toys: points)")
     s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample; toys: points.csv")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=_seed, default=0)
     s.add_argument("--class", dest="class_", metavar="K", help="conditional models: a class index or name "
                    "(default: a grid with one row per class)")
     s.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
@@ -361,7 +427,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "direction names (AtoB: the left)")
     tr.add_argument("--dropout", choices=["on", "off"], help="test-time dropout (pix2pix); default: as the checkpoint's "
                     "model.test_dropout (on, as in the paper); off gives deterministic outputs")
-    tr.add_argument("--seed", type=int, default=0, help="seed of test-time dropout")
+    tr.add_argument("--seed", type=_seed, default=0, help="seed of test-time dropout")
     tr.add_argument("--device", default="cpu")
     tr.set_defaults(func=cmd_translate)
 
@@ -375,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
     e.add_argument("--n", type=int, default=10000, help="images per set (default 10000)")
     e.add_argument("--checkpoints", choices=["last", "best", "all"], default="last")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--size", type=int, default=64, help="--fake/--real folders: image size (default 64)")
     e.add_argument("--channels", type=int, choices=[1, 3], help="--fake/--real folders: convert both to this "
                    "(default: the channels they share)")
@@ -392,7 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--image-size", type=int, default=32)
     ct.add_argument("--channels", type=int, choices=[1, 3], default=3)
     ct.add_argument("--batch-size", type=int, default=128)
-    ct.add_argument("--seed", type=int, default=0)
+    ct.add_argument("--seed", type=_seed, default=0)
     ct.add_argument("--device", default="cpu")
     ct.set_defaults(func=cmd_classifier_train)
 
@@ -479,10 +545,26 @@ def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, f
     print(f"ganforge: warning: {message}", file=sys.stderr)
 
 
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line; ``KEY=VALUE`` overrides may stand before, between or after the options."""
+    args, extra = build_parser().parse_known_args(argv)
+    overrides = [e for e in extra if "=" in e and not e.startswith("-")]
+    if hasattr(args, "overrides") and len(overrides) == len(extra):
+        args.overrides = [*args.overrides, *overrides]
+    elif extra:
+        raise UsageError(f"ganforge {args.command}: unrecognized arguments: {' '.join(extra)} (see `ganforge "
+                         f"{args.command} --help`)")
+    if getattr(args, "device", None) is not None:
+        from .device import pick_device
+
+        args.device = str(pick_device(args.device, "--device"))
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     warnings.showwarning = _one_line_warning
     try:
+        args = parse(argv)
         return int(args.func(args) or 0)
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
@@ -490,6 +572,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ganforge: interrupted", file=sys.stderr)
         return 130
+    except OSError as e:  # a file system refusal that no check above caught: still one line, naming the path
+        from .files import describe_os_error, is_disk_full
+
+        what = "no space left on device" if is_disk_full(e) else describe_os_error(e)
+        print(f"ganforge: error: {what}" + (f" ({e.filename})" if is_disk_full(e) and e.filename else ""),
+              file=sys.stderr)
+        return 2
+    except MemoryError:
+        print("ganforge: error: out of memory; use a smaller train.batch_size, data.image_size or --n",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

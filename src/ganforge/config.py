@@ -10,6 +10,7 @@ what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -125,6 +126,9 @@ class Config:
 
 
 SECTIONS = ("data", "optim", "train", "eval")
+INT64 = 2**63
+MAX_EPOCHS = 100_000  # far beyond any GAN schedule (pix2pix: 200, CycleGAN: 200, DCGAN: 5-25)
+MAX_STEPS = 10**9
 
 
 # --------------------------------------------------------------------------------------------------
@@ -196,27 +200,35 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
     if tp is int:
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, int):
-            return value
         if isinstance(value, float) and value.is_integer():
-            return int(value)
-        if isinstance(value, str):
+            value = int(value)
+        elif isinstance(value, str):
             try:
-                return int(value.replace("_", ""))
+                value = int(value.replace("_", ""))
             except ValueError:
                 raise bad from None
-        raise bad
+        if not isinstance(value, int):
+            raise bad
+        if not -INT64 <= value < INT64:  # torch, numpy and the checkpoint store 64-bit integers
+            raise GanforgeError(f"config key {key} is out of range: {value} does not fit in 64 bits")
+        return value
     if tp is float:
         if isinstance(value, bool):
             raise bad
-        if isinstance(value, (int, float)):
-            return float(value)
         if isinstance(value, str):
             try:
-                return float(value)
+                value = float(value)
             except ValueError:
                 raise bad from None
-        raise bad
+        if not isinstance(value, (int, float)):
+            raise bad
+        try:
+            value = float(value)
+        except OverflowError:  # an int beyond float range
+            value = math.inf
+        if not math.isfinite(value):
+            raise GanforgeError(f"config key {key} must be a finite number; got {value!r}")
+        return value
     if tp is str:
         if isinstance(value, (str, int, float)) and not isinstance(value, bool):
             return str(value)
@@ -269,9 +281,16 @@ def parse_override(text: str) -> dict[str, Any]:
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML (.yaml/.yml) or TOML (.toml) config file into a nested dict."""
     p = Path(path)
+    if p.is_dir():
+        raise GanforgeError(f"config file {str(path)!r} is a folder; give a .yaml, .yml or .toml file")
     if not p.is_file():
         raise GanforgeError(f"config file {str(path)!r} does not exist")
-    text = p.read_text(encoding="utf-8")
+    try:
+        text = p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise GanforgeError(f"config file {str(path)!r} is not UTF-8 text (byte {e.start}); save it as UTF-8") from None
+    except OSError as e:
+        raise GanforgeError(f"cannot read config file {str(path)!r}: {e.strerror or e}") from None
     suffix = p.suffix.lower()
     try:
         if suffix == ".toml":
@@ -306,6 +325,9 @@ def resolve(layers: list[Mapping[str, Any]]) -> Config:
     for k in merged:
         if k not in top:
             raise GanforgeError(f"unknown config key '{k}'; valid top-level keys: {', '.join(top)}")
+    for k in ("recipe", "name"):
+        if isinstance(merged.get(k), (Mapping, list)):
+            raise GanforgeError(f"config key '{k}' is a name (a string), got {merged[k]!r}")
     recipe_name = str(merged.get("recipe", "dcgan"))
     recipe_cls = RECIPES.get(recipe_name)
     merged = merge(getattr(recipe_cls, "defaults", {}), merged)  # the recipe's own defaults lie under everything
@@ -344,6 +366,12 @@ def validate(cfg: Config) -> None:
         raise GanforgeError(f"config key data.load_size ({d.load_size}) must be >= data.image_size ({d.image_size})")
     for k in ("limit", "builtin_seed", "workers"):
         positive(f"data.{k}", getattr(d, k), allow_zero=True)
+    positive("train.seed", t.seed, allow_zero=True)
+    if t.epochs > MAX_EPOCHS:
+        raise GanforgeError(f"config key train.epochs={t.epochs} is more than any run needs; at most {MAX_EPOCHS} "
+                            f"(for a run of a fixed length use train.steps)")
+    if t.steps > MAX_STEPS:
+        raise GanforgeError(f"config key train.steps={t.steps} is more than any run needs; at most {MAX_STEPS}")
     positive("data.builtin_n", d.builtin_n)
     for k in ("epochs", "batch_size", "log_every", "n_samples"):
         positive(f"train.{k}", getattr(t, k))
@@ -351,10 +379,9 @@ def validate(cfg: Config) -> None:
         positive(f"train.{k}", getattr(t, k), allow_zero=True)
     positive("eval.every", cfg.eval.every, allow_zero=True)
     positive("eval.n", cfg.eval.n)
-    if cfg.eval.every:
-        from .evaluate import check_metrics
+    from .evaluate import check_metrics
 
-        check_metrics(cfg.eval.metrics, key="eval.metrics")
+    check_metrics(cfg.eval.metrics, key="eval.metrics")  # also when eval.every=0: a resume may turn it on
     positive("optim.lr", o.lr)
     positive("optim.lr_d", o.lr_d, allow_zero=True)
     positive("optim.decay_epochs", o.decay_epochs, allow_zero=True)
@@ -363,9 +390,10 @@ def validate(cfg: Config) -> None:
     for k in ("beta1", "beta2"):
         if not 0 <= getattr(o, k) < 1:
             raise GanforgeError(f"config key optim.{k} must be in [0, 1); got {getattr(o, k)!r}")
-    dev = t.device
-    if not (dev in ("auto", "cpu", "cuda", "mps") or (dev.startswith("cuda:") and dev[5:].isdigit())):
-        raise GanforgeError(f"config key train.device must be auto, cpu, cuda, cuda:N or mps; got {dev!r}")
+    from .device import ALLOWED, valid_name
+
+    if not valid_name(t.device):
+        raise GanforgeError(f"config key train.device must be {ALLOWED}; got {t.device!r}")
 
 
 def from_dict(data: Mapping[str, Any]) -> Config:
@@ -376,6 +404,6 @@ def from_dict(data: Mapping[str, Any]) -> Config:
 def save_yaml(cfg: Config, path: Path) -> None:
     import yaml
 
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
-    tmp.replace(path)
+    from .files import atomic_write
+
+    atomic_write(path, yaml.safe_dump(cfg.to_dict(), sort_keys=False))

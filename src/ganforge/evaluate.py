@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Iterator
@@ -36,9 +35,10 @@ from .config import DataConfig, from_dict
 from .data.loader import Data
 from .data.sources import detect
 from .errors import GanforgeError
+from .files import atomic_write, read_json
 from .metrics.extractors import Extractor, describe
 from .metrics.ranking import main_metric
-from .paths import cache_dir
+from .paths import cache_dir, write_cache
 from .sampling import load_recipe
 
 METRIC_NAMES = ("fid", "kid", "is", "pr", "acc")
@@ -74,8 +74,11 @@ def real_features(ex: Extractor, data: Data, n: int) -> tuple[np.ndarray, np.nda
     key = f"{data.key}|{c.split}|{c.image_size}|{c.channels}|{c.resize}|{ex.weights_sha256}|{n}"
     path = cache_dir() / "stats" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npz")
     if path.is_file():
-        with np.load(path) as z:
-            return z["features"], z["logits"], (z["labels"] if "labels" in z.files else None)
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                return z["features"], z["logits"], (z["labels"] if "labels" in z.files else None)
+        except (OSError, ValueError, KeyError):
+            pass  # a damaged cache entry is computed again
     labels: list[np.ndarray] = []
 
     def images() -> Iterator[torch.Tensor]:
@@ -86,11 +89,9 @@ def real_features(ex: Extractor, data: Data, n: int) -> tuple[np.ndarray, np.nda
 
     feats, logits = _features(ex, images())
     lab = np.concatenate(labels) if labels else None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-    np.savez(tmp, features=feats.astype(np.float32), logits=logits.astype(np.float32),
-             **({"labels": lab} if lab is not None else {}))
-    os.replace(tmp, path)
+    arrays = {"features": feats.astype(np.float32), "logits": logits.astype(np.float32),
+              **({"labels": lab} if lab is not None else {})}
+    write_cache(path, lambda f: np.savez(f, **arrays))
     return feats, logits, lab
 
 
@@ -337,10 +338,10 @@ def plot_metric(run_dir: Path, rows: list[dict[str, Any]], best: dict[str, Any] 
     fig.tight_layout()
     safe = "".join(ch if ch.isalnum() else "_" for ch in key).strip("_")
     out = run_dir / f"eval_{safe}.png"
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
+    try:
+        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)
     return out
 
 
@@ -359,14 +360,17 @@ def update_best(run_dir: Path, row: dict[str, Any]) -> bool:
         return False
     key, higher = m
     path = run_dir / "best.json"
-    old = json.loads(path.read_text()) if path.is_file() else None
-    if old is not None and old.get("key") == key and (row[key] <= old["value"] if higher else row[key] >= old["value"]):
+    old = read_json(path, missing={}, damaged={})  # a damaged best.json is replaced
+    if old and old.get("key") == key and (row[key] <= old["value"] if higher else row[key] >= old["value"]):
         return False
-    tmp = run_dir / ".best.pt.tmp"
-    shutil.copyfile(row["checkpoint"], tmp)
-    os.replace(tmp, run_dir / "best.pt")
-    path.write_text(json.dumps({"key": key, "value": row[key], "epoch": row["epoch"], "step": row["step"],
-                                "checkpoint": row["checkpoint"]}), encoding="utf-8")
+
+    def copy(f: Any) -> None:
+        with open(row["checkpoint"], "rb") as src:
+            shutil.copyfileobj(src, f, 1 << 20)
+
+    atomic_write(run_dir / "best.pt", copy, fsync=True)
+    atomic_write(path, json.dumps({"key": key, "value": row[key], "epoch": row["epoch"], "step": row["step"],
+                                   "checkpoint": row["checkpoint"]}))
     return True
 
 

@@ -82,11 +82,13 @@ def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
 
     if fps < 1:
         raise GanforgeError(f"--fps must be >= 1; got {fps}")
+    from .files import atomic_path, atomic_write
+
     images = [to_pil(f.float().cpu().clamp(-1, 1).add(1).div(2)) for f in frames]
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps), loop=0)
+        atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
+                                                     duration=round(1000 / fps), loop=0))
         return
     if suffix == ".mp4":
         try:
@@ -98,7 +100,8 @@ def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
         arr = [np.asarray(im.convert("RGB")) for im in images]
         h, w = arr[0].shape[:2]
         ph, pw = -h % 16, -w % 16
-        with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=1) as writer:
+        with atomic_path(path) as tmp, imageio.get_writer(tmp, fps=fps, codec="libx264", quality=8,
+                                                          macro_block_size=1) as writer:
             for a in arr:
                 writer.append_data(np.pad(a, ((0, ph), (0, pw), (0, 0)), mode="edge"))
         return
@@ -131,8 +134,14 @@ def across_checkpoints(run_dir: Path, image: Path, direction: str | None, device
         raise GanforgeError(f"no epoch checkpoints in {run_dir / 'checkpoints'} (keep them with train.keep_checkpoints=0)")
     if not image.is_file():
         raise GanforgeError(f"--input {str(image)!r} is not an image file")
-    with Image.open(image) as img:
+    from .data.images import UNREADABLE
+
+    try:
+        img = Image.open(image)
         img.load()
+    except UNREADABLE as e:
+        raise GanforgeError(f"--input {str(image)!r} cannot be read as an image ({type(e).__name__})") from None
+    with img:
         frames = []
         for c in ckpts:
             recipe, _ = load_recipe(c, device)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Any
 
+from .files import atomic_write
 from .runlog import read_jsonl
 
 SCORE_KEYS = ("d_real", "d_fake", "d_a_real", "d_a_fake", "d_b_real", "d_b_fake")
@@ -13,7 +14,22 @@ SCORE_NAMES = {"d_real": "D(x) real score", "d_fake": "D(G(z)) fake score", "d_a
 
 
 def plot_losses(run_dir: Path, out: Path | None = None) -> Path | None:
-    """``losses.png``: every ``loss_*`` series on top, the discriminator's real/fake scores below."""
+    """``losses.png`` (written atomically): the figure of :func:`loss_figure`."""
+    fig = loss_figure(run_dir)
+    if fig is None:
+        return None
+    import matplotlib.pyplot as plt
+
+    out = out or run_dir / "losses.png"
+    try:
+        atomic_write(out, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)
+    return out
+
+
+def loss_figure(run_dir: Path) -> Any:
+    """Every ``loss_*`` series on top, the discriminator's real/fake scores below (None without metrics)."""
     rows = read_jsonl(run_dir / "metrics.jsonl")
     if not rows:
         return None
@@ -45,9 +61,4 @@ def plot_losses(run_dir: Path, out: Path | None = None) -> Path | None:
         axes[1, 0].grid(alpha=0.3)
     axes[-1, 0].set_xlabel("step")
     fig.tight_layout()
-    out = out or run_dir / "losses.png"
-    tmp = out.with_name(f".{out.name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    return fig

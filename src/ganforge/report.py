@@ -13,11 +13,11 @@ import base64
 import html
 import io
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from .errors import GanforgeError
+from .files import atomic_write, read_json
 from .runlog import read_jsonl
 
 MIME = {".png": "image/png", ".gif": "image/gif", ".mp4": "video/mp4"}
@@ -31,11 +31,27 @@ img, video { max-width: 100%; image-rendering: pixelated; } .best { background: 
 """
 
 
-def data_uri(path: Path) -> str:
+def data_uri(path: Path) -> str | None:
+    """The file as a data: URI, or None when it cannot be read or an image in it cannot be decoded (a damaged
+    file is shown as missing, never embedded as a broken image)."""
     mime = MIME.get(path.suffix.lower())
     if mime is None:
         raise GanforgeError(f"cannot embed {path}: {path.suffix} files are not images or videos")
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    try:
+        raw = path.read_bytes()
+        if mime.startswith("image/"):
+            from PIL import Image
+
+            from .data.images import UNREADABLE
+
+            try:
+                with Image.open(io.BytesIO(raw)) as img:
+                    img.load()
+            except UNREADABLE:
+                return None
+    except OSError:
+        return None
+    return f"data:{mime};base64," + base64.b64encode(raw).decode("ascii")
 
 
 def _fig_uri(fig: Any) -> str:
@@ -47,7 +63,9 @@ def _fig_uri(fig: Any) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _media(uri: str, alt: str) -> str:
+def _media(uri: str | None, alt: str) -> str:
+    if uri is None:
+        return f'<p class=missing>{html.escape(alt)}: missing (the file is damaged or unreadable)</p>'
     if uri.startswith("data:video"):
         return f'<video controls loop muted src="{uri}" title="{html.escape(alt)}"></video>'
     return f'<img src="{uri}" alt="{html.escape(alt)}">'
@@ -67,11 +85,7 @@ def _fmt(v: Any) -> str:
 
 
 def _write(out: Path, text: str) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return atomic_write(out, text)
 
 
 def _page(title: str, body: str) -> str:
@@ -106,7 +120,9 @@ def _samples_section(run_dir: Path) -> str:
     if not grids:
         return ""
     uris = [data_uri(p) for p in grids]
-    labels = [f"epoch {int(p.stem.split('_')[1])}" for p in grids]
+    labels = [f"epoch {int(p.stem.split('_')[1])}" + (" (missing: damaged file)" if u is None else "")
+              for p, u in zip(grids, uris)]
+    uris = [u or "" for u in uris]
     n = len(grids)
     return (f"<h2>Samples</h2><p><input type=range id=epoch min=0 max={n - 1} value={n - 1} "
             f"oninput=\"show(this.value)\"> <span id=label>{html.escape(labels[-1])}</span></p>"
@@ -117,25 +133,20 @@ def _samples_section(run_dir: Path) -> str:
 
 
 def _curves(run_dir: Path) -> str:
-    from .plots import plot_losses
+    from .plots import loss_figure
 
-    rows = read_jsonl(run_dir / "metrics.jsonl")
-    if not rows:
+    fig = loss_figure(run_dir)
+    if fig is None:
         return ""
-    tmp = run_dir / ".report_losses.png"
-    try:
-        plot_losses(run_dir, tmp)
-        uri = data_uri(tmp)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return f"<h2>Losses and D's real/fake scores</h2><img src=\"{uri}\" alt=\"loss curves\">"
+    return f"<h2>Losses and D's real/fake scores</h2><img src=\"{_fig_uri(fig)}\" alt=\"loss curves\">"
 
 
 def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     run = Path(run_dir)
     if not (run / "config.yaml").is_file():
         raise GanforgeError(f"{str(run)!r} is not a run directory (no config.yaml)")
-    facts = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
+    facts = read_json(run / "run.json", missing={}, damaged={})  # damaged: a warning names it, no facts shown
+    facts = facts if isinstance(facts, dict) else {}
     keys = ["recipe", "data", "images", "val_data", "steps_per_epoch", "total_steps", "last_step", "status",
             "wall_seconds", "device", "torch"]
     rows = read_jsonl(run / "metrics.jsonl")
@@ -156,7 +167,8 @@ def build_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     if explore:
         body.append("<h2>Exploration</h2>" + "".join(f"<figure>{_media(data_uri(p), p.name)}<figcaption>"
                                                      f"{html.escape(p.name)}</figcaption></figure>" for p in explore))
-    body.append(f"<h2>Config</h2><pre>{html.escape((run / 'config.yaml').read_text())}</pre>")
+    config_text = (run / "config.yaml").read_bytes().decode("utf-8", errors="replace")
+    body.append(f"<h2>Config</h2><pre>{html.escape(config_text)}</pre>")
     return _write(Path(out) if out else run / "report.html", _page(f"ganforge: {run.name}", "".join(body)))
 
 

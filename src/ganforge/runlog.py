@@ -9,19 +9,33 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+from .files import atomic_write
 
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            line = line.strip()
-            if line:
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
+    """The rows of a JSON-lines file; lines that are not UTF-8 JSON objects (a line cut short by a crash, a
+    damaged file) are skipped, with one warning naming the file and the count when there is more than a cut
+    last line."""
+    rows: list[dict[str, Any]] = []
+    if not path.is_file():
+        return rows
+    lines = [line.strip() for line in path.read_bytes().splitlines()]
+    lines = [line for line in lines if line]
+    bad: list[int] = []
+    for i, line in enumerate(lines):
+        try:
+            row = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            row = None
+        if isinstance(row, dict):
+            rows.append(row)
+        else:
+            bad.append(i)
+    if bad and bad != [len(lines) - 1]:  # more than the last line, which a crash can cut short
+        warnings.warn(f"{path} is damaged: skipped {len(bad)} of its {len(lines)} lines (not UTF-8 JSON rows)",
+                      stacklevel=2)
     return rows
 
 
@@ -30,8 +44,8 @@ class RunLog:
         self.path = run_dir / "metrics.jsonl"
         if resume_step is not None:
             # Rows logged after the checkpoint we resume from would be logged again: drop them.
-            keep = [r for r in read_jsonl(self.path) if r.get("step", 0) <= resume_step]
-            self.path.write_text("".join(json.dumps(r) + "\n" for r in keep), encoding="utf-8")
+            keep = [r for r in read_jsonl(self.path) if isinstance(r.get("step"), (int, float)) and r["step"] <= resume_step]
+            atomic_write(self.path, "".join(json.dumps(r) + "\n" for r in keep))
         self.file = open(self.path, "a", encoding="utf-8")
         self.tb = None
         if tensorboard:
@@ -46,15 +60,27 @@ class RunLog:
         self.file.write(json.dumps({"step": step, **values}) + "\n")
         self.file.flush()
         if self.tb is not None:
-            for k, v in values.items():
-                if isinstance(v, (int, float)) and k not in ("epoch", "time"):
-                    self.tb.add_scalar(k, v, step)
+            self._tb(lambda tb: [tb.add_scalar(k, v, step) for k, v in values.items()
+                                 if isinstance(v, (int, float)) and k not in ("epoch", "time")])
 
     def image(self, tag: str, grid: Any, step: int) -> None:
         if self.tb is not None:
-            self.tb.add_image(tag, grid, step)
+            self._tb(lambda tb: tb.add_image(tag, grid, step))
+
+    def _tb(self, write: Callable[[Any], object]) -> None:
+        """TensorBoard is a view of metrics.jsonl: a failure to write it (a full disk...) warns once and turns
+        it off for the rest of the run instead of stopping training."""
+        try:
+            write(self.tb)
+        except Exception as e:  # noqa: BLE001 - tensorboard raises assorted errors from its writer thread
+            warnings.warn(f"TensorBoard logging stopped: {' '.join(str(e).split())[:200]}", stacklevel=3)
+            tb, self.tb = self.tb, None
+            try:
+                tb.close()
+            except Exception:  # noqa: BLE001
+                pass
 
     def close(self) -> None:
         self.file.close()
         if self.tb is not None:
-            self.tb.close()
+            self._tb(lambda tb: tb.close())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -17,15 +18,30 @@ from .rng import seeded
 def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple[Recipe, dict]:
     """A run directory (its last.pt) or a checkpoint file -> the recipe with trained networks."""
     ckpt = checkpoint.load(source)
-    recipe_cls = RECIPES.get(ckpt["recipe"])
-    cfg = from_dict(ckpt["config"])
-    info = ckpt["data_info"]
-    names = tuple(info["class_names"]) if info.get("class_names") else None
-    data = DataInfo(info["channels"], info["image_size"], names, int(info.get("points", 0)),
-                    int(info.get("input_channels", 0)))
-    recipe = recipe_cls(cfg, data, torch.device(device))
-    recipe.load_state_dict(ckpt["state"], nets_only=True)
-    return recipe, ckpt
+    return rebuild(ckpt, source, device, nets_only=True), ckpt
+
+
+def rebuild(ckpt: dict, source: str | Path, device: torch.device | str = "cpu", nets_only: bool = True) -> Recipe:
+    """The recipe a checkpoint describes, with its state loaded; a checkpoint whose parts do not fit together
+    (a hand-made or damaged file) is a one-line error naming it."""
+    try:
+        recipe_cls = RECIPES.get(ckpt["recipe"])
+        cfg = from_dict(ckpt["config"])
+    except GanforgeError as e:
+        raise GanforgeError(f"checkpoint {source}: {e}") from None
+    try:
+        info = ckpt["data_info"]
+        names = tuple(info["class_names"]) if info.get("class_names") else None
+        data = DataInfo(int(info["channels"]), int(info["image_size"]), names, int(info.get("points", 0)),
+                        int(info.get("input_channels", 0)))
+        recipe = recipe_cls(cfg, data, torch.device(device))
+        recipe.load_state_dict(ckpt["state"], nets_only=nets_only)
+    except GanforgeError:
+        raise
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        raise GanforgeError(f"checkpoint {source} is damaged: its networks do not match its config "
+                            f"({type(e).__name__}: {' '.join(str(e).split())[:160]})") from None
+    return recipe
 
 
 def class_index(recipe: Recipe, value: str) -> int:
@@ -45,10 +61,22 @@ def class_index(recipe: Recipe, value: str) -> int:
     return k
 
 
+CHUNK = 4096  # inputs drawn and images generated at a time: any n runs in bounded memory
+
+
 def sample(recipe: Recipe, n: int, seed: int, label: int | None = None) -> torch.Tensor:
     """``n`` images in [-1, 1] (of class ``label`` for conditional models); the same seed gives the same images."""
-    labels = None if label is None else torch.full((n,), label, dtype=torch.long)
-    return recipe.generate(recipe.sample_inputs(n, seeded(seed, 4), labels))
+    return torch.cat(list(sample_chunks(recipe, n, seed, label)))
+
+
+def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None) -> Iterator[torch.Tensor]:
+    """:func:`sample` in chunks of at most :data:`CHUNK` images, drawn one after the other from the seed's stream
+    (the first CHUNK images are those of ``sample(recipe, CHUNK, seed)``)."""
+    gen = seeded(seed, 4)
+    for start in range(0, n, CHUNK):
+        k = min(CHUNK, n - start)
+        labels = None if label is None else torch.full((k,), label, dtype=torch.long)
+        yield recipe.generate(recipe.sample_inputs(k, gen, labels))
 
 
 def class_grid(recipe: Recipe, n: int, seed: int) -> tuple[torch.Tensor, int]:

@@ -29,11 +29,14 @@ from . import checkpoint, distributed, speed
 from .config import Config, save_yaml, to_plain
 from .data.images import make_grid, save_image
 from .data.open import open_data
+from .device import pick_device
 from .errors import GanforgeError
+from .files import DiskFullError, atomic_write, ensure_writable_dir, is_disk_full, read_json, sweep_temp
 from .plots import plot_losses
 from .recipes.base import DataInfo, Recipe
 from .registry import RECIPES
 from .rng import seed_of, seeded
+from .runlock import RunLock, is_main_rank
 from .runlog import RunLog
 
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
@@ -42,33 +45,44 @@ RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", 
                "train.keep_checkpoints", "train.val_images", "train.report", "train.precision", "train.channels_last",
                "train.compile", "train.sync_bn", "data.workers", "eval.every", "eval.metrics", "eval.extractor",
                "eval.weights", "eval.n", "eval.real")
+TEMP_DIRS = (".", "checkpoints", "samples", "explore")  # where a killed write can leave a temp file
 RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb",
              "eval.jsonl", "best.pt", "best.json", "report.html")
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise GanforgeError(f"train.device={name} but CUDA is not available here; use train.device=cpu or auto")
-    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
-        raise GanforgeError(f"train.device={name} but only {torch.cuda.device_count()} CUDA device(s) exist")
-    return torch.device(name)
-
-
 def check_run_dir(run_dir: Path, force: bool) -> list[str]:
-    """Refuse a folder that holds a run, unless ``force``; returns the run files that --force removes."""
+    """Refuse a folder that holds a run, unless ``force``; returns the run files that starting afresh removes.
+    A run that stopped before its first checkpoint (nothing to resume) is started afresh without --force."""
     if run_dir.exists() and not run_dir.is_dir():
         raise GanforgeError(f"run directory {str(run_dir)!r} is a file")
     existing = [f for f in RUN_FILES if (run_dir / f).exists()]
     if existing and not force:
-        raise GanforgeError(f"run directory {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
-                            f"use `ganforge resume {run_dir}` to continue it or --force to start over")
+        if has_checkpoint(run_dir):
+            raise GanforgeError(f"run directory {str(run_dir)!r} already holds a run ({', '.join(existing)}); "
+                                f"use `ganforge resume {run_dir}` to continue it or --force to start over")
+        warnings.warn(f"{run_dir} holds a run that stopped before its first checkpoint ({', '.join(existing)}); "
+                      f"starting it afresh", stacklevel=2)
     return existing
+
+
+def last_good(run_dir: Path) -> str:
+    """Where the newest complete checkpoint is, for error messages."""
+    last = run_dir / "last.pt"
+    try:
+        return f"the last good checkpoint is {last} (step {checkpoint.load(last)['step']})"
+    except GanforgeError:
+        return "no checkpoint was written yet"
+
+
+def disk_full(e: BaseException, run_dir: Path) -> GanforgeError:
+    """The one-line error of a full disk: which file, the last good checkpoint, what to do."""
+    where = str(e) if isinstance(e, DiskFullError) else \
+        f"no space left on device while writing {getattr(e, 'filename', None) or 'in ' + str(run_dir)}"
+    return GanforgeError(f"{where}; {last_good(run_dir)}; free some space and `ganforge resume {run_dir}`")
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (run_dir / "last.pt").is_file() or any((run_dir / "checkpoints").glob("epoch_*.pt"))
 
 
 def prepare_run_dir(run_dir: Path, existing: list[str]) -> None:
@@ -76,7 +90,11 @@ def prepare_run_dir(run_dir: Path, existing: list[str]) -> None:
     for f in existing:
         p = run_dir / f
         shutil.rmtree(p) if p.is_dir() else p.unlink()
-    run_dir.mkdir(parents=True, exist_ok=True)
+    ensure_writable_dir(run_dir, "run directory")
+    swept = sweep_temp(*(run_dir / d for d in TEMP_DIRS))
+    if swept:
+        warnings.warn(f"removed {len(swept)} temp file(s) left by an interrupted write in {run_dir} (first: "
+                      f"{swept[0].name})", stacklevel=2)
 
 
 class _StopSignal:
@@ -121,6 +139,7 @@ class Trainer:
     def __init__(self, cfg: Config, run_dir: Path, resume: dict[str, Any] | None = None,
                  init: dict[str, Any] | None = None) -> None:
         self.cfg, self.run_dir = cfg, run_dir
+        self.lock: RunLock | None = None  # the run directory's lock (start/resume take it; fit releases it)
         t = cfg.train
         self.world, device_name = distributed.setup(t.device)  # torchrun: join the group; cuda:LOCAL_RANK
         self.main = self.world.main  # only rank 0 writes files
@@ -162,6 +181,16 @@ class Trainer:
 
             self.extractor = open_extractor(cfg.eval.extractor, cfg.eval.weights or None, self.device)
         self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
+        try:
+            self._load(init, resume)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+            which = "--init checkpoint" if resume is None else str(run_dir / "last.pt")
+            raise GanforgeError(f"{which} does not fit this run (damaged, or other networks): {type(e).__name__}: "
+                                f"{' '.join(str(e).split())[:160]}") from None
+
+    def _load(self, init: dict[str, Any] | None, resume: dict[str, Any] | None) -> None:
+        """The state of a warm start (networks only) or of the run being resumed."""
+        t = self.cfg.train
         if init is not None:  # warm start: networks only
             self.recipe.load_state_dict(init["state"], nets_only=True)
         if resume is not None:
@@ -215,10 +244,33 @@ class Trainer:
         if epoch_file:
             ckdir = self.run_dir / "checkpoints"
             checkpoint.save(ckdir / f"epoch_{self.epoch:03d}.pt", payload)
-            keep = self.cfg.train.keep_checkpoints
-            old = sorted(ckdir.glob("epoch_*.pt"))
-            for p in old[: max(0, len(old) - keep)] if keep else []:
-                p.unlink()
+            self._prune_checkpoints()
+
+    def _prune_checkpoints(self) -> None:
+        keep = self.cfg.train.keep_checkpoints
+        old = sorted((self.run_dir / "checkpoints").glob("epoch_*.pt"))
+        for p in old[: max(0, len(old) - keep)] if keep else []:
+            p.unlink()
+
+    def restore_epoch_checkpoint(self, ckpt_step: int) -> None:
+        """At resume: when last.pt ends an epoch but that epoch's checkpoint is missing (the process was killed
+        between writing the two), write it again from last.pt."""
+        if not ckpt_step or (ckpt_step % self.data.steps_per_epoch and ckpt_step != self.total_steps):
+            return
+        path = self.run_dir / "checkpoints" / f"epoch_{self.epoch:03d}.pt"
+        if path.exists():
+            return
+
+        def copy(f: Any) -> None:
+            with open(self.run_dir / "last.pt", "rb") as src:
+                shutil.copyfileobj(src, f, 1 << 20)
+
+        atomic_write(path, copy, fsync=True)
+        self._prune_checkpoints()
+        warnings.warn(f"{path} was lost to an interrupted write; written again from last.pt", stacklevel=2)
+
+    def last_good(self) -> str:
+        return last_good(self.run_dir)
 
     def write_samples(self, log: RunLog) -> None:
         """The epoch's sample grid (and validation scores): on their own RNG stream, so that test-time
@@ -271,7 +323,8 @@ class Trainer:
 
     def write_facts(self, **extra: Any) -> None:
         path = self.run_dir / "run.json"
-        facts = json.loads(path.read_text()) if path.is_file() else {}
+        facts = read_json(path, missing={}, damaged={})  # a damaged run.json (warned) is written anew
+        facts = facts if isinstance(facts, dict) else {}
         t = self.cfg.train
         facts.update({"recipe": self.cfg.recipe, "data": self.data.description, "images": self.data.n,
                       "val_data": self.val.description if self.val is not None else None,
@@ -280,7 +333,7 @@ class Trainer:
                       "python": platform.python_version(), "argv": sys.argv, "precision": self.precision,
                       "channels_last": self.recipe.channels_last, "compile": t.compile, "world_size": self.world.size,
                       "batch_per_rank": t.batch_size // self.world.size, **extra})
-        path.write_text(json.dumps(facts, indent=1), encoding="utf-8")
+        atomic_write(path, json.dumps(facts, indent=1))
 
     # ----------------------------------------------------------------------------------------------
     def _check_finite(self) -> None:
@@ -305,9 +358,8 @@ class Trainer:
         means = (sums.cpu() / counts).tolist()
         bad = [k for k, v in zip(keys, means) if not math.isfinite(v)]
         if bad:
-            last = self.run_dir / "last.pt"
-            good = f"the last good checkpoint is {last} (step {checkpoint.load(last)['step']}), left intact" \
-                if last.is_file() else "no checkpoint was written yet"
+            good = self.last_good()
+            good = good + ", left intact" if good.startswith("the last") else good
             raise GanforgeError(f"{bad[0]} became {means[keys.index(bad[0])]} by step {self.step} (steps "
                                 f"{self.step - w['count'] + 1}-{self.step}); training stopped; {good}. Try a lower "
                                 f"optim.lr, or a gradient penalty")
@@ -322,7 +374,20 @@ class Trainer:
         self.window = self._empty_window()
 
     def fit(self) -> str:
-        """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run."""
+        """Train until ``total_steps``; returns 'done' or the name of the signal that stopped the run. A full disk
+        stops the run with a one-line error naming the file and the last good checkpoint; the run directory's
+        lock is released however the run ends."""
+        try:
+            return self._fit()
+        except (DiskFullError, OSError) as e:
+            if not isinstance(e, DiskFullError) and not is_disk_full(e):
+                raise
+            raise disk_full(e, self.run_dir) from None
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+
+    def _fit(self) -> str:
         t, run_dir = self.cfg.train, self.run_dir
         resume_step = self.step if self.step else None
         log: Any = RunLog(run_dir, t.tensorboard, resume_step) if self.main else _NoLog()
@@ -370,7 +435,10 @@ class Trainer:
             finally:
                 if bar is not None:
                     bar.close()
-                log.close()
+                try:
+                    log.close()
+                except OSError:  # a full disk while flushing: the error that stopped the run is the one to show
+                    pass
         if self.main:
             self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
                              steps_this_session=self.step - start_step, status=status)
@@ -395,24 +463,57 @@ class Trainer:
 
 
 def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
-    """A new run in ``run_dir``: the folder is checked, the resolved config saved."""
+    """A new run in ``run_dir``: the folder is locked and checked, the resolved config saved."""
     init_ckpt = checkpoint.load(init, expect_recipe=cfg.recipe) if init else None
-    existing = check_run_dir(run_dir, force)  # every rank checks before rank 0 can pass the group's rendezvous
-    trainer = Trainer(cfg, run_dir, init=init_ckpt)  # bad data or settings fail here, before any file is written
-    if trainer.main:
-        prepare_run_dir(run_dir, existing)
-        save_yaml(cfg, run_dir / "config.yaml")
+    lock = RunLock(run_dir).acquire() if is_main_rank() else None  # one writer per run directory
+    try:
+        existing = check_run_dir(run_dir, force)  # every rank checks before rank 0 can pass the group's rendezvous
+        trainer = Trainer(cfg, run_dir, init=init_ckpt)  # bad data or settings fail here, before any file is written
+        if trainer.main:
+            prepare_run_dir(run_dir, existing)
+            save_yaml(cfg, run_dir / "config.yaml")
+    except BaseException:
+        if lock is not None:
+            lock.release(remove_created=True)
+        raise
+    trainer.lock = lock
     distributed.barrier()
     return trainer
 
 
 def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:
     """Continue the run in ``run_dir`` from its ``last.pt``; only a few train.* keys may change."""
-    from .config import from_dict, load_file, merge
-
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"{str(run_dir)!r} is a file, not a run directory (for a checkpoint file, resume its "
+                            f"folder)")
     if not run_dir.is_dir():
         raise GanforgeError(f"run directory {str(run_dir)!r} does not exist")
-    ckpt = checkpoint.load(run_dir / "last.pt")
+    lock = RunLock(run_dir).acquire() if is_main_rank() else None
+    try:
+        if lock is not None:
+            ensure_writable_dir(run_dir, "run directory")
+            swept = sweep_temp(*(run_dir / d for d in TEMP_DIRS))
+            if swept:
+                warnings.warn(f"removed {len(swept)} temp file(s) left by an interrupted write in {run_dir} (first: "
+                              f"{swept[0].name})", stacklevel=2)
+        trainer = _resume(run_dir, overrides)
+    except BaseException as e:
+        if lock is not None:
+            lock.release()
+        if isinstance(e, DiskFullError) or is_disk_full(e):
+            raise disk_full(e, run_dir) from None
+        raise
+    trainer.lock = lock
+    return trainer
+
+
+def _resume(run_dir: Path, overrides: dict[str, Any] | None) -> Trainer:
+    from .config import from_dict, load_file, merge
+
+    if not (run_dir / "last.pt").is_file() and not has_checkpoint(run_dir):
+        raise GanforgeError(f"{run_dir} has no checkpoint to resume from (the run stopped before its first one); "
+                            f"start it again with `ganforge train ... --out {run_dir}`")
+    ckpt = checkpoint.load(run_dir / "last.pt", for_resume=True)
     saved = ckpt["config"]
     if (run_dir / "config.yaml").is_file():
         on_disk = load_file(run_dir / "config.yaml")
@@ -423,8 +524,12 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:
         for key in values if isinstance(values, dict) else [""]:
             if f"{section}.{key}" not in RESUME_KEYS:
                 raise GanforgeError(f"{section}.{key} cannot change on resume; allowed: {', '.join(RESUME_KEYS)}")
-    cfg = from_dict(merge(saved, overrides or {}))
+    try:
+        cfg = from_dict(merge(saved, overrides or {}))
+    except GanforgeError as e:
+        raise GanforgeError(f"{run_dir / 'last.pt'}: {e}") from None
     trainer = Trainer(cfg, run_dir, resume=ckpt)
     if trainer.main:  # after the rendezvous: every rank has read config.yaml
         save_yaml(cfg, run_dir / "config.yaml")
+        trainer.restore_epoch_checkpoint(ckpt["step"])
     return trainer

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .data.images import is_image, list_images, to_mode
+from .data.images import UNREADABLE, is_image, list_images, to_mode
 from .errors import GanforgeError
+from .files import atomic_write, ensure_writable_dir
 from .sampling import load_recipe
 
 FITS = ("resize", "pad")
@@ -93,27 +95,40 @@ def translate_files(source: str, input_path: str, out: str, direction: str | Non
         from tqdm import tqdm
 
         bar = tqdm(total=len(files), unit="img", dynamic_ncols=True, file=sys.stderr)
-    written = []
+    ensure_writable_dir(out_dir, "--out folder")
+    written: list[Path] = []
+    skipped: list[str] = []
     try:
         for f in files:
-            with Image.open(f) as img:
-                img.load()
-                if aligned:
-                    w, h = img.size
-                    if w % 2:
-                        raise GanforgeError(f"--aligned: {f} is {w} pixels wide; an A|B image has two halves of equal width")
-                    img = img.crop((0, 0, w // 2, h) if direction == "AtoB" else (w // 2, 0, w, h))
-                result = translate_image(recipe, img, direction, fit)
+            try:
+                with Image.open(f) as img:
+                    img.load()
+                    if aligned:
+                        w, h = img.size
+                        if w % 2:
+                            raise GanforgeError(f"--aligned: {f} is {w} pixels wide; an A|B image has two halves of "
+                                                f"equal width")
+                        img = img.crop((0, 0, w // 2, h) if direction == "AtoB" else (w // 2, 0, w, h))
+                    result = translate_image(recipe, img, direction, fit)
+            except UNREADABLE as e:  # corrupt, truncated, a decompression bomb: skipped, counted below
+                skipped.append(f"{f} ({type(e).__name__})")
+                continue
+            finally:
+                if bar is not None:
+                    bar.update(1)
             dest = out_dir / f.relative_to(root)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dest.with_name(f".{dest.name}.tmp{dest.suffix}")
-            result.save(tmp, **({"quality": 95} if dest.suffix.lower() in (".jpg", ".jpeg") else {}))
-            tmp.replace(dest)
+            fmt = Image.registered_extensions().get(dest.suffix.lower(), "PNG")
+            opts = {"quality": 95} if fmt == "JPEG" else {}
+            atomic_write(dest, lambda fh, img=result, fmt=fmt, opts=opts: img.save(fh, format=fmt, **opts))
             written.append(dest)
-            if bar is not None:
-                bar.update(1)
     finally:
         if bar is not None:
             bar.close()
+    if skipped:
+        warnings.warn(f"skipped {len(skipped)} of {len(files)} input image(s) that cannot be read (first: {skipped[0]})",
+                      stacklevel=2)
+    if not written:
+        raise GanforgeError(f"none of the {len(files)} input image(s) under {input_path} could be read; nothing was "
+                            f"translated")
     return written, direction
 

@@ -37,6 +37,7 @@ from typing import IO
 
 from ..errors import GanforgeError, choices_error
 from ..paths import data_dir
+from ..runlock import RunLock
 
 try:  # progress bars are optional
     from tqdm import tqdm
@@ -373,6 +374,22 @@ def fetch_dataset(name: str, dest: Path | None = None, base_url: str | None = No
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GanforgeError(f"cannot create {dest}: {_one_line(exc)}") from exc
+    with RunLock(dest, "download folder", leave_no_file=True):  # one fetch at a time per folder: the sweep below is then safe
+        _sweep(dest)
+        _fetch_into(dest, resources, base, timeout)
+    return dest
+
+
+def _sweep(dest: Path) -> None:
+    """Remove what an interrupted fetch left: partial downloads (``.NAME.*.part``) and scratch folders."""
+    for p in dest.iterdir():
+        if p.name.startswith(".") and p.name.endswith(".part") and p.is_file():
+            p.unlink(missing_ok=True)
+        elif p.name.startswith(".extract.") and p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def _fetch_into(dest: Path, resources: tuple[Resource, ...], base: str | None, timeout: float) -> None:
     for res in resources:
         if res.extract and all((dest / m).exists() for m in res.extract):
             continue
@@ -386,4 +403,3 @@ def fetch_dataset(name: str, dest: Path | None = None, base_url: str | None = No
             finally:  # a throwaway archive goes whether or not it unpacked (a bad one is not reused)
                 if not res.keep_archive:
                     path.unlink(missing_ok=True)
-    return dest

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -17,6 +18,10 @@ import torch
 from PIL import Image
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
+# What Pillow raises for a file it cannot decode: corrupt, truncated, unreadable, or a decompression bomb (more
+# than 2 x Image.MAX_IMAGE_PIXELS pixels, about 179 million, e.g. a 30000 x 30000 PNG). Such files are skipped
+# with a warning that counts them; they never stop a run unless no image is left.
+UNREADABLE: tuple[type[BaseException], ...] = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def is_image(path: Path) -> bool:
@@ -24,11 +29,53 @@ def is_image(path: Path) -> bool:
 
 
 def list_images(root: Path) -> list[Path]:
-    """All image files under ``root``, recursively, in a stable (sorted) order."""
+    """All image files under ``root``, recursively (symbolic links followed), in a stable (sorted) order.
+
+    Each real folder and file is listed once, however many links lead to it (a link to a parent folder would
+    otherwise repeat the tree forever); hidden entries are ignored. Entries that cannot be read (a dangling
+    link, a folder without permission) are skipped with one warning that counts them."""
     out: list[Path] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out.extend(Path(dirpath) / f for f in sorted(filenames) if is_image(Path(f)))
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: set[tuple[int, int]] = set()
+    problems: list[str] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            problems.append(f"{folder} ({e.strerror or type(e).__name__})")
+            continue
+        if (st.st_dev, st.st_ino) in seen_dirs:
+            continue
+        seen_dirs.add((st.st_dev, st.st_ino))
+        subdirs = []
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            try:
+                is_dir = e.is_dir()  # follows links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                subdirs.append(Path(e.path))
+                continue
+            if not is_image(Path(e.name)):
+                continue
+            try:
+                fst = e.stat()  # follows links: a dangling one fails here
+            except OSError as exc:
+                problems.append(f"{e.path} ({'dangling link' if e.is_symlink() else exc.strerror})")
+                continue
+            if (fst.st_dev, fst.st_ino) not in seen_files:
+                seen_files.add((fst.st_dev, fst.st_ino))
+                out.append(Path(e.path))
+        stack.extend(reversed(subdirs))  # depth first, sub-folders in name order
+    if problems:
+        warnings.warn(f"skipped {len(problems)} unreadable entr{'y' if len(problems) == 1 else 'ies'} under {root} "
+                      f"(first: {problems[0]})", stacklevel=2)
     return out
 
 
@@ -38,7 +85,7 @@ def folder_mode(folder: Path) -> str:
         try:
             with Image.open(f) as img:
                 return "gray" if img.mode in ("L", "LA", "1", "I", "I;16", "F") else "colour"
-        except (OSError, ValueError, SyntaxError):
+        except UNREADABLE:
             continue
     return ""
 
@@ -86,10 +133,28 @@ def prepare(img: Image.Image, channels: int, size: int, mode: str) -> np.ndarray
 
 
 def decode(path: Path, channels: int, size: int, mode: str) -> np.ndarray:
-    """One file -> uint8 array (H, W, C). Raises OSError/ValueError for corrupt or truncated files."""
+    """One file -> uint8 array (H, W, C). Raises one of :data:`UNREADABLE` for corrupt or truncated files."""
+    return decode_sized(path, channels, size, mode)[0]
+
+
+def decode_sized(path: Path, channels: int, size: int, mode: str) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`decode`, and the file's own (width, height)."""
     with Image.open(path) as img:
         img.load()  # forces a full decode: truncated files fail here, not later
-        return prepare(img, channels, size, mode)
+        return prepare(img, channels, size, mode), img.size
+
+
+UPSCALE_WARN = 4  # images this many times smaller than the size they are resized to are counted in a warning
+
+
+def warn_upscaled(sizes: Sequence[tuple[Path, tuple[int, int]]], size: int, of: str) -> None:
+    """One warning counting the images that are resized up by UPSCALE_WARN times or more (a 1x1 or 8x8 image
+    stretched to a 32-pixel crop is seldom what a user meant)."""
+    small = [(p, wh) for p, wh in sizes if min(wh) * UPSCALE_WARN <= size]
+    if small:
+        p, (w, h) = min(small, key=lambda s: min(s[1]))
+        warnings.warn(f"{len(small)} of {of} are upscaled {UPSCALE_WARN}x or more to {size} px (smallest: {p}, {w}x{h}); "
+                      f"check data.image_size / data.load_size", stacklevel=2)
 
 
 def array_to_square(arr: np.ndarray, channels: int, size: int, mode: str) -> np.ndarray:
@@ -127,11 +192,10 @@ def to_pil(image: torch.Tensor) -> Image.Image:
 
 def save_image(image: torch.Tensor, path: str | Path) -> None:
     """Write (C, H, W) in [0, 1] as PNG atomically (a reader never sees half a file)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    to_pil(image).save(tmp, format="PNG")
-    os.replace(tmp, path)
+    from ..files import atomic_write
+
+    pil = to_pil(image)
+    atomic_write(path, lambda f: pil.save(f, format="PNG"))
 
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:

@@ -25,9 +25,9 @@ import torch
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from ..paths import cache_dir
+from ..paths import cache_dir, write_cache
 from ..rng import seeded
-from .images import array_to_square, decode
+from .images import UNREADABLE, array_to_square, decode, decode_sized, warn_upscaled
 from .sources import Source, open_source
 
 CACHE_VERSION = 1
@@ -98,15 +98,21 @@ def augment(images: torch.Tensor, cfg: DataConfig, draws: Draws | torch.Generato
 def _decode_files(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode every file once (threads: Pillow releases the GIL while decoding)."""
     size, files = cfg.resolved_load_size, src.files or []
+    sizes: list[tuple[Path, tuple[int, int]]] = []
 
     def one(p: Any) -> np.ndarray | None:
         try:
-            return src.decode_item(p, cfg) if src.decode_item else decode(p, cfg.channels, size, cfg.resize)
-        except (OSError, ValueError, SyntaxError):
+            if src.decode_item:
+                return src.decode_item(p, cfg)
+            arr, wh = decode_sized(p, cfg.channels, size, cfg.resize)
+            sizes.append((p, wh))
+            return arr
+        except UNREADABLE:
             return None
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
         arrays = list(pool.map(one, files, chunksize=64))
+    warn_upscaled(sizes, size, f"the {len(files)} images")
     ok = [i for i, a in enumerate(arrays) if a is not None]
     bad = len(files) - len(ok)
     if not ok:
@@ -135,7 +141,7 @@ def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | N
     path = _cache_path(src, cfg)
     if cfg.cache and path.is_file():
         try:
-            with np.load(path) as z:
+            with np.load(path, allow_pickle=False) as z:
                 return z["images"], (z["labels"] if "labels" in z.files else None)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is rebuilt below
@@ -146,10 +152,8 @@ def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | N
     else:
         arr, labels = _decode_files(src, cfg)
     if cfg.cache and not src.key.startswith("builtin|"):  # builtin data is cheaper to regenerate than to store
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, images=arr, **({"labels": labels} if labels is not None else {}))
-        os.replace(tmp, path)
+        arrays = {"images": arr, **({"labels": labels} if labels is not None else {})}
+        write_cache(path, lambda f: np.savez(f, **arrays))
     return arr, labels
 
 
@@ -173,7 +177,7 @@ class StreamDataset(torch.utils.data.Dataset):
             try:
                 a = self.decode_item(self.files[j], self.cfg) if self.decode_item else \
                     decode(self.files[j], self.cfg.channels, self.cfg.resolved_load_size, self.cfg.resize)
-            except (OSError, ValueError, SyntaxError):
+            except UNREADABLE:
                 warnings.warn(f"skipped unreadable image {self.files[j]}", stacklevel=2)
                 continue
             label = int(self.labels[j]) if self.labels is not None else -1
@@ -191,13 +195,28 @@ def _check_same_size(files: list[Path]) -> None:
         try:
             with Image.open(f) as img:
                 size = img.size
-        except (OSError, ValueError, SyntaxError):
+        except UNREADABLE:
             continue  # unreadable files are skipped (with a warning) when they are decoded
         if first is None:
             first = (f, size)
         elif size != first[1]:
             raise GanforgeError(f"images have mixed sizes with data.resize=none: {first[0]} is {first[1][0]}x"
                                 f"{first[1][1]}, {f} is {size[0]}x{size[1]}; set data.resize=shorter or stretch")
+
+
+def _check_upscaled(files: list[Path], size: int, sample: int = 256) -> None:
+    """A streamed set's upscaling warning, from the headers of its first ``sample`` files."""
+    from PIL import Image
+
+    sizes = []
+    for f in files[:sample]:
+        try:
+            with Image.open(f) as img:
+                sizes.append((f, img.size))
+        except UNREADABLE:
+            continue
+    of = f"the first {len(files[:sample])} images" if len(files) > sample else f"the {len(files)} images"
+    warn_upscaled(sizes, size, of)
 
 
 def _worker_init(_: int) -> None:
@@ -268,6 +287,8 @@ class Data:
                 src.labels = src.labels[:n] if src.labels is not None else None
             if cfg.resize == "none" and not src.decode_item:  # pairs check their headers when opened
                 _check_same_size(src.files or [])
+            elif not src.decode_item:
+                _check_upscaled(src.files or [], cfg.resolved_load_size)
             self.dataset = StreamDataset(src, cfg)
             self.n = len(self.dataset)
         self._finish(batch_size)

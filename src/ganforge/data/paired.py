@@ -34,7 +34,7 @@ from PIL import Image, ImageFilter
 
 from ..config import DataConfig
 from ..errors import GanforgeError
-from .images import fit_square, list_images, to_mode
+from .images import UNREADABLE, fit_square, list_images, to_mode
 from .sources import Source, _stat_key, fetched_or_folder
 
 PAIRINGS = ("auto", "aligned", "folders", "colorize", "edges")
@@ -173,7 +173,7 @@ def _check_headers(items: list[Any], mode: str, cfg: DataConfig, warn: bool) -> 
         try:
             with Image.open(path) as img:
                 w, h = img.size
-        except (OSError, ValueError, SyntaxError):
+        except UNREADABLE:
             continue  # unreadable files are skipped with a warning when decoded
         if mode == "aligned":
             if w % 2:

@@ -34,7 +34,6 @@ each mode mean, nearest mode, ``dis_thre=3``, evaluated on 2,500 generated sampl
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -287,13 +286,8 @@ def scatter_png(points: np.ndarray, toy: Toy, path: Path, title: str = "") -> No
         ax.set_title(title or toy.describe(), fontsize=10)
         ax.legend(loc="upper right", fontsize=8, markerscale=2)
         fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.png")
-        try:
-            fig.savefig(tmp, format="png", dpi=100)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        from ..files import atomic_write
+
+        atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)

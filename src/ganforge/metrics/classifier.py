@@ -145,7 +145,7 @@ def train_classifier(data_cfg: DataConfig, out: Path, epochs: int = 2, batch_siz
     without ``test/``, builtin data), 10% of the training set is held out instead and ``eval`` says so.
     """
     from ..data.loader import Data, augment
-    from ..trainer import pick_device
+    from ..device import pick_device
 
     if epochs < 1:
         raise GanforgeError(f"classifier epochs must be at least 1; got {epochs}")

@@ -408,8 +408,8 @@ def load_fid_inception(path: str | os.PathLike[str] | None = None,
     p = find_weights(path)
     try:
         state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as exc:  # unpickling, zip and EOF errors alike mean "not this file"
-        raise _not_it(p, f"cannot read it as a torch state_dict ({_one_line(exc)[:200]})") from exc
+    except Exception as exc:  # unpickling, zip and EOF errors alike mean "not this file"; never suggest unsafe loading
+        raise _not_it(p, "torch cannot read it as a state_dict of tensors (damaged, or another kind of file)") from exc
     if not isinstance(state, Mapping):
         raise _not_it(p, f"it holds a {type(state).__name__}, not a state_dict")
     model = FIDInception()
