@@ -13,7 +13,7 @@ from ganforge.data.builtin import (
     sample_scenes,
 )
 from ganforge.errors import GanforgeError
-from ganforge.registry import BUILTIN_DATA
+from ganforge.data import BUILTIN_DATA
 
 
 def test_shapes_and_dtypes() -> None:

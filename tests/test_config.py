@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from ganforge import presets
-from ganforge.config import Config, from_dict, load_file, parse_override, resolve
+from ganforge.config import Config, load_file, parse_override
+from ganforge.configure import from_dict, resolve
 from ganforge.errors import GanforgeError
 
 

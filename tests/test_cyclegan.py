@@ -14,7 +14,8 @@ from PIL import Image
 
 from ganforge import presets
 from ganforge.cli import main
-from ganforge.config import DataConfig, resolve
+from ganforge.config import DataConfig
+from ganforge.configure import resolve
 from ganforge.data.builtin import pizza, pizza_photo
 from ganforge.data.loader import Batch
 from ganforge.data.unpaired import UnpairedData

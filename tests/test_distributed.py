@@ -61,9 +61,9 @@ def test_global_batch_must_divide() -> None:
 
 
 def test_noise_is_the_slice_of_the_global_draw(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ganforge.config import resolve
+    from ganforge.configure import resolve
     from ganforge.recipes.base import DataInfo
-    from ganforge.registry import RECIPES
+    from ganforge.recipes import RECIPES
 
     cfg = resolve([{"recipe": "mlp", "model": {"g_hidden": [4], "d_hidden": [4]}}])
     r = RECIPES.get("mlp")(cfg, DataInfo(1, 8), CPU)

@@ -108,7 +108,8 @@ def test_every_preset_resolves(capsys: pytest.CaptureFixture, tmp_path: Path) ->
 def test_nan_stops_the_run_naming_the_step_and_keeps_the_last_good_checkpoint(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     from ganforge import trainer
-    from ganforge.config import parse_override, resolve
+    from ganforge.config import parse_override
+    from ganforge.configure import resolve
     from ganforge.errors import GanforgeError
     from ganforge.recipes.gan import MLPGAN
 

@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 import torch
 
-from ganforge.config import parse_override, resolve
+from ganforge.config import parse_override
+from ganforge.configure import resolve
 from ganforge.data.loader import Batch
 from ganforge.errors import GanforgeError
 from ganforge.nets.layers import MinibatchStd, count_parameters, pack, with_labels
 from ganforge.nets.mlp import MLPDiscriminator, MLPGenerator
 from ganforge.nets.wgangp import WGANGPCritic, WGANGPGenerator
 from ganforge.recipes.base import DataInfo
-from ganforge.registry import RECIPES
+from ganforge.recipes import RECIPES
 from ganforge.rng import seeded
 
 CLASSES = tuple("abcd")

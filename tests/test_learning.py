@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ganforge.config import parse_override, resolve
+from ganforge.config import parse_override
+from ganforge.configure import resolve
 from ganforge.data.loader import Data
 from ganforge.presets import get
 from ganforge.recipes.base import DataInfo

@@ -57,7 +57,7 @@ from ganforge.losses import (  # noqa: E402
     gradient_penalty,
     r1_penalty,
 )
-from ganforge.registry import LOSSES  # noqa: E402
+from ganforge.losses import LOSSES  # noqa: E402
 
 
 def test_registry_names_every_loss() -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ganforge import presets
 from ganforge.cli import main
-from ganforge.config import resolve
+from ganforge.configure import resolve
 from ganforge.data.loader import Batch
 from ganforge.metrics.paired import paired_scores
 from ganforge.recipes.base import DataInfo

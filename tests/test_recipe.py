@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from ganforge.config import parse_override, resolve
+from ganforge.config import parse_override
+from ganforge.configure import resolve
 from ganforge.data.loader import Batch
 from ganforge.recipes.base import DataInfo
 from ganforge.recipes.gan import DCGAN

@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from ganforge import speed
-from ganforge.config import resolve
+from ganforge.configure import resolve
 from ganforge.data.loader import Batch
 from ganforge.errors import GanforgeError
 from ganforge.recipes.base import DataInfo
-from ganforge.registry import RECIPES
+from ganforge.recipes import RECIPES
 
 CPU = torch.device("cpu")
 

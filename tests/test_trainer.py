@@ -116,5 +116,27 @@ def test_metrics_written_after_the_checkpoint_are_dropped_on_resume(tmp_path: Pa
 
 
 def test_init_from_checkpoint_of_same_recipe(tmp_path: Path, images: Path) -> None:
+    import torch
+
+    from ganforge import checkpoint, trainer
+    from ganforge.configure import from_dict
+
     assert train(tmp_path / "a", images, **{"train.epochs": 1}) == 0
-    assert train(tmp_path / "b", images, "--init", str(tmp_path / "a" / "last.pt"), **{"train.epochs": 1}) == 0
+    ck = checkpoint.load(tmp_path / "a")
+    # the networks of a warm start are the checkpoint's, its optimisers and step are new
+    t = trainer.start(from_dict(ck["config"]), tmp_path / "b", init=str(tmp_path / "a" / "last.pt"))
+    try:
+        for name, net in t.recipe.nets.items():
+            for key, value in net.state_dict().items():
+                assert torch.equal(value, ck["state"]["nets"][name][key]), (name, key)
+        assert t.step == 0 and all(not opt.state for opt in t.recipe.optimizers.values())
+    finally:
+        t.lock.release()
+    fresh = trainer.start(from_dict(ck["config"]), tmp_path / "c")
+    try:  # without --init the same config starts elsewhere
+        g = fresh.recipe.nets["g"].state_dict()
+        assert any(not torch.equal(v, ck["state"]["nets"]["g"][k]) for k, v in g.items() if v.is_floating_point())
+    finally:
+        fresh.lock.release()
+    assert train(tmp_path / "d", images, "--init", str(tmp_path / "a" / "last.pt"), **{"train.epochs": 1}) == 0
+    assert checkpoint.load(tmp_path / "d")["step"] == ck["step"]  # one epoch of its own, not counted on from a

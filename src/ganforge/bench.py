@@ -1,7 +1,7 @@
 """``ganforge bench``: how fast each recipe trains on this machine, and whether the model or the data limits it.
 
 Each recipe runs in two configurations, both built from a preset and resolved and validated exactly as
-``ganforge train`` resolves them (:data:`CONFIGS`): ``paper``, the paper's architecture, image size and batch
+``ganforge train`` resolves them (each recipe's ``bench_configs``): ``paper``, the paper's architecture, image size and batch
 (DCGAN 64x64 batch 128, WGAN-GP 64x64 batch 64, the MNIST MLP GANs 28x28 batch 64, pix2pix U-Net-256 with a
 70x70 PatchGAN and CycleGAN ResNet-9 at 256x256 batch 1), and ``small``, a cheap one; or one preset. The data
 is offline (``builtin:pizza``, drawn at the configured load size, kept on the device) unless told otherwise.
@@ -39,7 +39,7 @@ for each other): each row records how long its threads waited for a core while t
 from Linux's schedstat), and the table names the rows where they waited more than :data:`STARVED` of the time.
 Benchmarks are numbers for people: no test asserts a duration.
 
-torch is imported inside the functions that use it: the CLI reads :data:`CONFIGS` to build its help.
+torch is imported inside the functions that use it.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ from pathlib import Path
 from typing import Any
 
 from . import presets
-from .config import Config, TrainConfig, from_dict, parse_override, resolve
+from .config import Config, TrainConfig, parse_override
+from .configure import from_dict, resolve
 from .errors import GanforgeError, choices_error
 
 CONFIG_NAMES = ("paper", "small")
@@ -70,25 +71,14 @@ PRECISIONS: tuple[str, ...] = typing.get_args(typing.get_type_hints(TrainConfig)
 STARVED, STARVED_MIN_S = 0.1, 0.05
 MAX_BUILTIN_N = 2048  # images generated per configuration at most: batches cycle through them
 
-# recipe -> configuration -> (the preset it starts from, a config layer on top of it)
-CONFIGS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
-    # Radford et al.: 64x64, batch 128, nz 100, ngf = ndf = 64 | the offline demo's networks (32x32, width 32)
-    "dcgan": {"paper": ("dcgan-folder", {}), "small": ("dcgan-pizza", {"train": {"batch_size": 16}})},
-    # no paper of its own: DCGAN's setting with labels
-    "cdcgan": {"paper": ("dcgan-folder", {"recipe": "cdcgan"}),
-               "small": ("dcgan-pizza", {"recipe": "cdcgan", "train": {"batch_size": 16}})},
-    # Gulrajani et al.'s 64x64 networks, batch 64, n_critic 5 | the CIFAR-10 setting at 32x32
-    "wgangp": {"paper": ("wgangp-folder", {}), "small": ("wgangp-cifar10", {"train": {"batch_size": 16}})},
-    # MNIST: 28x28, 1 channel, batch 64
-    "mlp": {"paper": ("mlp-mnist", {}), "small": ("mlp-mnist", {"train": {"batch_size": 16}})},
-    "cgan": {"paper": ("cgan-mnist", {}), "small": ("cgan-mnist", {"train": {"batch_size": 16}})},
-    # Isola et al.: U-Net-256, 70x70 PatchGAN, 286 -> 256 crops, batch 1 | U-Net-64 of width 16 at 64x64, batch 4
-    "pix2pix": {"paper": ("pix2pix-facades", {}),
-                "small": ("pix2pix-facades", {"model": {"generator": "unet_64", "g_width": 16, "d_width": 16},
-                                              "data": {"image_size": 64, "load_size": 72}, "train": {"batch_size": 4}})},
-    # Zhu et al.: ResNet-9 generators, 70x70 PatchGANs, 256x256, batch 1 | the offline demo (ResNet-6, width 16, 64x64)
-    "cyclegan": {"paper": ("cyclegan", {}), "small": ("cyclegan-pizza", {})},
-}
+
+
+def bench_table() -> dict[str, dict[str, tuple[str, dict[str, Any]]]]:
+    """recipe -> configuration -> (the preset it starts from, a config layer on top of it), from each registered
+    recipe's ``bench_configs`` (they live beside the recipe)."""
+    from .recipes import RECIPES
+
+    return {name: dict(cls.bench_configs) for name, cls in RECIPES.items() if cls.bench_configs}
 
 
 @dataclass(frozen=True)
@@ -108,10 +98,8 @@ class Case:
 
 
 def recipe_names() -> list[str]:
-    """The registered recipes that have benchmark configurations, in :data:`CONFIGS` order."""
-    from .registry import RECIPES
-
-    return [r for r in CONFIGS if r in RECIPES]
+    """The registered recipes that have benchmark configurations, in registration order."""
+    return list(bench_table())
 
 
 def _period(cfg: Config) -> int:
@@ -144,7 +132,7 @@ def _size_layer(base: Config, size: int) -> dict[str, Any]:
 def _case(recipe: str, config: str, preset_name: str, extra: dict[str, Any], *, size: int | None, batch: int | None,
           precision: str | None, device: str, data: str | None, overrides: list[dict[str, Any]], steps: int,
           warmup: int) -> Case:
-    from .registry import RECIPES
+    from .recipes import RECIPES
 
     label = f"{recipe} {config}" if config in CONFIG_NAMES else f"preset {config}"
     layers: list[dict[str, Any]] = [{"name": preset_name, **presets.get(preset_name).layer}, extra]
@@ -197,7 +185,7 @@ def plan(recipes: Sequence[str] | None = None, preset: str | None = None, config
         known = recipe_names()
         for r in recipes or []:
             if r not in known:
-                from .registry import RECIPES
+                from .recipes import RECIPES
 
                 if r in RECIPES:
                     raise GanforgeError(f"recipe {r!r} has no benchmark configurations; benchmark one of its presets "
@@ -206,7 +194,8 @@ def plan(recipes: Sequence[str] | None = None, preset: str | None = None, config
         for c in configs or []:
             if c not in CONFIG_NAMES:
                 raise choices_error("configuration", c, CONFIG_NAMES)
-        jobs = [(r, c, *CONFIGS[r][c]) for r in dict.fromkeys(recipes or known) for c in dict.fromkeys(configs or CONFIG_NAMES)]
+        table = bench_table()
+        jobs = [(r, c, *table[r][c]) for r in dict.fromkeys(recipes or known) for c in dict.fromkeys(configs or CONFIG_NAMES)]
     return [_case(r, c, p, extra, size=size, batch=batch, precision=precision, device=device, data=data,
                   overrides=parsed, steps=steps, warmup=warmup) for r, c, p, extra in jobs]
 
@@ -283,7 +272,7 @@ def measure(cfg: Config, steps: int = 10, warmup: int = 3) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:  # the trainer writes nothing before fit(); a folder all the same
         trainer = Trainer(cfg, Path(tmp) / "run")
     recipe, data, device = trainer.recipe, trainer.data, trainer.device
-    trainer_precision = getattr(trainer, "precision", cfg.train.precision)
+    trainer_precision = trainer.recipe.precision
     period, b = _period(cfg), cfg.train.batch_size
     batches = data.batches(0)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
 from .errors import GanforgeError
+from .kinds import Kind, as_generator
 
 EPILOG = "overrides: dotted KEY=VALUE pairs, e.g. train.epochs=5 optim.lr=1e-4 data.image_size=64"
 
@@ -45,7 +46,7 @@ def _train_layers(args: argparse.Namespace) -> list[dict[str, Any]]:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import trainer
-    from .config import resolve
+    from .configure import resolve
 
     cfg = resolve(_train_layers(args))
     if args.print_config:
@@ -100,12 +101,10 @@ def cmd_sample(args: argparse.Namespace) -> int:
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be >= 1; got {args.nrow}")
     recipe, ckpt = load_recipe(args.source, args.device)
-    if getattr(recipe, "translates", False):
-        raise GanforgeError(f"{args.source} holds a {recipe.cfg.recipe} model, which translates images rather than "
-                            f"sampling them; use `ganforge translate {args.source} --input DIR --out DIR`")
+    model = as_generator(recipe, args.source, "sample")
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
-    if recipe.data.points:  # a toy run: points as CSV and a scatter plot
+    if model.kind is Kind.POINTS:  # a toy run: points as CSV and a scatter plot
         if args.n > MAX_POINTS:
             raise GanforgeError(f"--n {args.n}: a toy run writes at most {MAX_POINTS:,} points")
         ensure_writable_dir(out.parent, "--out folder")
@@ -125,7 +124,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
                             f"--out DIR/")
     ensure_writable_dir(out.parent, "--out folder")
     nrow = args.nrow
-    if getattr(recipe, "conditional", False) and label is None:
+    if model.kind is Kind.CONDITIONAL and label is None:
         images, cols = class_grid(recipe, args.n, args.seed)  # one row per class
         nrow = nrow or cols
     else:
@@ -136,23 +135,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def _sample_points(recipe: Any, ckpt: dict, args: argparse.Namespace, out: Path) -> int:
-    import numpy as np
-
-    from .config import from_dict
-    from .data.sources import open_source
-    from .data.toy import mode_metrics, scatter_png
-    from .sampling import sample
+    from .sampling import write_points
 
     if out.suffix.lower() not in (".csv", ".png"):
         raise GanforgeError(f"--out {args.out!r}: a toy run writes points as NAME.csv (and NAME.png beside it) "
                             f"or a scatter as NAME.png")
-    toy = open_source(from_dict(ckpt["config"]).data).toy
-    points = sample(recipe, args.n, args.seed).float().cpu().numpy()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    csv, png = out.with_suffix(".csv"), out.with_suffix(".png")
-    np.savetxt(csv, points, delimiter=",", header="x,y", comments="", fmt="%.6f")
-    scatter_png(points, toy, png, title=f"{args.n} samples, seed {args.seed}")
-    metrics = ", ".join(f"{k} {v:.4g}" for k, v in mode_metrics(points, toy).items())
+    csv, png, scores = write_points(recipe, ckpt, args.n, args.seed, out)
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
     print(f"ganforge: wrote {args.n} points to {csv} and a scatter to {png}; {metrics}", file=sys.stderr)
     return 0
 
@@ -188,10 +177,12 @@ def _print_rows(rows: list[dict]) -> None:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from . import eval_log
     from . import evaluate as ev
+    from .metrics import parse_metrics
     from .metrics.extractors import open_extractor
 
-    metrics = ev.check_metrics(args.metrics)
+    metrics = parse_metrics(args.metrics)
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.fake:
@@ -206,7 +197,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     source = Path(args.source)
     if not source.exists():
         raise GanforgeError(f"{args.source!r} does not exist")
-    paths = ev.checkpoints_of(source, args.checkpoints)
+    paths = eval_log.checkpoints_of(source, args.checkpoints)
     run_dir = _run_dir_of(source)
     lock = None
     if run_dir is not None and args.checkpoints == "all":  # writes best.pt, best.json and the curve: one writer
@@ -220,10 +211,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             rows.append(ev.evaluate_checkpoint(p, metrics, ex, args.real, args.split, args.n, args.seed, args.device))
             _print_rows(rows[-1:])
         if run_dir is not None:
-            ev.append_rows(run_dir, rows)  # whole lines appended: safe beside a training run that appends its own
+            eval_log.append_rows(run_dir, rows)  # whole lines appended: safe beside a training run that appends its own
             if lock is not None:
-                best = ev.mark_best(run_dir, rows)
-                plot = ev.plot_metric(run_dir, rows, best)
+                best = eval_log.mark_best(run_dir, rows)
+                plot = eval_log.plot_metric(run_dir, rows, best)
                 if best is not None:
                     print(f"ganforge: best checkpoint: epoch {best['epoch']} -> {run_dir / 'best.pt'}"
                           + (f"; curve in {plot}" if plot else ""), file=sys.stderr)
@@ -259,7 +250,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     if args.video:
         ensure_writable_dir(Path(args.video).parent, "--video folder")
     recipe, _ = load_recipe(args.source, args.device)
-    if getattr(recipe, "translates", False):  # no latent: the same input through every epoch checkpoint
+    if recipe.kind is Kind.TRANSLATOR:  # no latent: the same input through every epoch checkpoint
         if not args.input:
             raise GanforgeError(f"{recipe.cfg.recipe} translates images: give --input IMAGE to see it translated by "
                                 f"every epoch checkpoint")
@@ -270,7 +261,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         print(f"ganforge: wrote the input and its translation by {len(images) - 1} epoch checkpoints to {out}"
               + (f" and {args.video}" if args.video else ""), file=sys.stderr)
         return 0
-    explore.check_generative(recipe)
+    as_generator(recipe, args.source, "interpolate", points=False)
     try:
         seeds = [int(v) for v in (args.seeds or "").split(",") if v.strip()]
     except ValueError:
@@ -325,7 +316,7 @@ def cmd_presets(args: argparse.Namespace) -> int:
     from . import presets
 
     width = max(map(len, presets.PRESETS))
-    for name, p in presets.PRESETS.items():
+    for name, p in presets.listing():
         mark = " (default)" if name == presets.DEFAULT else ""
         print(f"{name:<{width}}  {p.summary}{mark}")
     return 0
@@ -388,7 +379,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ganforge", description="Train, evaluate and use GANs.")
     p.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return p
 
+
+# --------------------------------------------------------------------------------------------------
+# The commands' arguments, one function each (the handlers are the cmd_* functions above)
+
+
+def add_train(sub: Any) -> None:
     t = sub.add_parser("train", help="train a model (no arguments: the offline demo)", epilog=EPILOG)
     t.add_argument("--preset", help="a preset name (see `ganforge presets`)")
     t.add_argument("--config", help="a YAML or TOML config file")
@@ -400,11 +400,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     t.set_defaults(func=cmd_train)
 
+
+def add_resume(sub: Any) -> None:
     r = sub.add_parser("resume", help="continue a run where it stopped", epilog="overrides: train.epochs=N etc.")
     r.add_argument("run_dir")
     r.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     r.set_defaults(func=cmd_resume)
 
+
+def add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
     s.add_argument("--n", type=int, default=64, help="number of samples (default 64; toys: points)")
@@ -416,6 +420,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)
 
+
+def add_translate(sub: Any) -> None:
     tr = sub.add_parser("translate", help="translate images with a pix2pix or CycleGAN run or checkpoint")
     tr.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
     tr.add_argument("--input", required=True, help="an image file or a folder (searched recursively)")
@@ -431,9 +437,14 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--device", default="cpu")
     tr.set_defaults(func=cmd_translate)
 
+
+def add_evaluate(sub: Any) -> None:
     e = sub.add_parser("evaluate", help="score checkpoints (FID/FD, KID, IS, precision/recall) with a stated protocol")
     e.add_argument("source", nargs="?", metavar="RUN_DIR_or_CHECKPOINT")
-    e.add_argument("--metrics", default="fid,kid", help="comma list of fid, kid, is, pr, acc (default fid,kid)")
+    from .metrics import METRICS, selectable
+
+    e.add_argument("--metrics", default="fid,kid", help="comma list of " + "; ".join(
+        f"{n} ({METRICS.get(n).summary})" for n in selectable()) + " (default fid,kid)")
     e.add_argument("--real", help="real data spec (default: the run's data, test split when present)")
     e.add_argument("--split", help="split of the real data (default: test, else the run's split)")
     e.add_argument("--fake", help="a folder of generated images (with --real DIR; no run needed)")
@@ -449,6 +460,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--device", default="cpu")
     e.set_defaults(func=cmd_evaluate)
 
+
+def add_classifier(sub: Any) -> None:
     c = sub.add_parser("classifier", help="the offline feature extractor for FD and class accuracy")
     csub = c.add_subparsers(dest="classifier_command", required=True, metavar="ACTION")
     ct = csub.add_parser("train", help="train a small CNN classifier on labelled data")
@@ -462,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     ct.add_argument("--device", default="cpu")
     ct.set_defaults(func=cmd_classifier_train)
 
+
+def add_interpolate(sub: Any) -> None:
     ip = sub.add_parser("interpolate", help="images on the latent path between seeds: a strip, and a looping video")
     ip.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
     ip.add_argument("--seeds", help="two or more seeds (the latents of `ganforge sample --seed S`)")
@@ -479,20 +494,28 @@ def build_parser() -> argparse.ArgumentParser:
     ip.add_argument("--device", default="cpu")
     ip.set_defaults(func=cmd_interpolate)
 
+
+def add_report(sub: Any) -> None:
     rp = sub.add_parser("report", help="one self-contained HTML report of a run (from its directory alone)")
     rp.add_argument("run_dir")
     rp.add_argument("--out", help="default: RUN_DIR/report.html")
     rp.set_defaults(func=cmd_report)
 
+
+def add_compare(sub: Any) -> None:
     cp = sub.add_parser("compare", help="one HTML page comparing runs: differing config keys, metrics, grids, curves")
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     cp.add_argument("--out", required=True, help="e.g. compare.html")
     cp.set_defaults(func=cmd_compare)
 
+
+def add_presets(sub: Any) -> None:
     ps = sub.add_parser("presets", help="list presets")
     ps.set_defaults(func=cmd_presets)
 
-    from .bench import CONFIG_NAMES, CONFIGS, PRECISIONS, SIZES
+
+def add_bench(sub: Any) -> None:
+    from .bench import CONFIG_NAMES, PRECISIONS, SIZES, recipe_names
 
     b = sub.add_parser(
         "bench", help="time training steps and the data path of each recipe (paper and small configurations)",
@@ -504,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="overrides: dotted KEY=VALUE pairs applied to every configuration, e.g. train.compile=true "
                "train.channels_last=no; exit code 1 when a configuration failed (out of memory...)")
     b.add_argument("--recipe", action="append", metavar="NAME", help="benchmark this recipe (repeatable; default: all "
-                   f"of {', '.join(CONFIGS)})")
+                   f"of {', '.join(recipe_names())})")
     b.add_argument("--preset", metavar="NAME", help="benchmark one preset instead, with its own config (see `ganforge "
                    "presets`)")
     b.add_argument("--configs", metavar="LIST", help=f"comma list of {', '.join(CONFIG_NAMES)} (default: both)")
@@ -526,6 +549,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     b.set_defaults(func=cmd_bench)
 
+
+def add_data(sub: Any) -> None:
     d = sub.add_parser("data", help="data sets")
     dsub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
     from .data.fetch import GROUPS, describe
@@ -538,7 +563,10 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--dest", help="folder to download into (default: the cache dir)")
     f.add_argument("--mirror", help="base URL of a mirror holding the same files")
     f.set_defaults(func=cmd_data_fetch)
-    return p
+
+
+COMMANDS = (add_train, add_resume, add_sample, add_translate, add_evaluate, add_classifier, add_interpolate, add_report,
+            add_compare, add_presets, add_bench, add_data)
 
 
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

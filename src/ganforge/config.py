@@ -1,8 +1,9 @@
 """Typed configuration: dataclasses per concern, file loading (YAML/TOML), dotted overrides, validation.
 
-A run's configuration is resolved once, in this order, each layer overriding the previous one:
-recipe defaults -> preset -> config file -> ``--data`` -> dotted overrides (``train.epochs=5``).
-The result is frozen, saved as ``config.yaml`` in the run directory and inside every checkpoint.
+A run's configuration is resolved once (``ganforge.configure.resolve``), in this order, each layer overriding the
+previous one: recipe defaults -> preset -> config file -> ``--data`` -> dotted overrides (``train.epochs=5``).
+The result is frozen, saved as ``config.yaml`` in the run directory and inside every checkpoint. This module knows
+the sections; it imports no recipe (recipes import it).
 Unknown keys and values of the wrong type raise :class:`GanforgeError` naming the key, the value and
 what is allowed.
 """
@@ -314,40 +315,6 @@ def load_file(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def resolve(layers: list[Mapping[str, Any]]) -> Config:
-    """Merge the layers (later wins) and build a validated, frozen :class:`Config`."""
-    from .registry import RECIPES
-
-    merged: dict[str, Any] = {}
-    for layer in layers:
-        merged = merge(merged, layer)
-    top = ("recipe", "name", "model", *SECTIONS)
-    for k in merged:
-        if k not in top:
-            raise GanforgeError(f"unknown config key '{k}'; valid top-level keys: {', '.join(top)}")
-    for k in ("recipe", "name"):
-        if isinstance(merged.get(k), (Mapping, list)):
-            raise GanforgeError(f"config key '{k}' is a name (a string), got {merged[k]!r}")
-    recipe_name = str(merged.get("recipe", "dcgan"))
-    recipe_cls = RECIPES.get(recipe_name)
-    merged = merge(getattr(recipe_cls, "defaults", {}), merged)  # the recipe's own defaults lie under everything
-    for s in ("model", *SECTIONS):
-        if not isinstance(merged.get(s, {}), Mapping):
-            raise GanforgeError(f"config key '{s}' must be a section (a mapping), got {merged[s]!r}")
-    cfg = Config(
-        recipe=recipe_name,
-        name=str(merged.get("name", "")),
-        model=build_section(recipe_cls.config_cls, merged.get("model", {}), "model."),
-        data=build_section(DataConfig, merged.get("data", {}), "data."),
-        optim=build_section(OptimConfig, merged.get("optim", {}), "optim."),
-        train=build_section(TrainConfig, merged.get("train", {}), "train."),
-        eval=build_section(EvalConfig, merged.get("eval", {}), "eval."),
-    )
-    validate(cfg)
-    recipe_cls.validate(cfg)
-    return cfg
-
-
 def positive(key: str, value: float, allow_zero: bool = False) -> None:
     if value < 0 or (value == 0 and not allow_zero):
         raise GanforgeError(f"config key {key} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
@@ -379,9 +346,6 @@ def validate(cfg: Config) -> None:
         positive(f"train.{k}", getattr(t, k), allow_zero=True)
     positive("eval.every", cfg.eval.every, allow_zero=True)
     positive("eval.n", cfg.eval.n)
-    from .evaluate import check_metrics
-
-    check_metrics(cfg.eval.metrics, key="eval.metrics")  # also when eval.every=0: a resume may turn it on
     positive("optim.lr", o.lr)
     positive("optim.lr_d", o.lr_d, allow_zero=True)
     positive("optim.decay_epochs", o.decay_epochs, allow_zero=True)
@@ -394,11 +358,6 @@ def validate(cfg: Config) -> None:
 
     if not valid_name(t.device):
         raise GanforgeError(f"config key train.device must be {ALLOWED}; got {t.device!r}")
-
-
-def from_dict(data: Mapping[str, Any]) -> Config:
-    """Rebuild a saved config (``config.yaml`` or a checkpoint's ``config``)."""
-    return resolve([data])
 
 
 def save_yaml(cfg: Config, path: Path) -> None:

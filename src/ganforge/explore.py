@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from .errors import GanforgeError
-from .rng import seeded
+from .kinds import is_conditional
+from .rng import Stream, seeded
 
 MODES = ("slerp", "lerp")
 
@@ -41,7 +42,7 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 
 def _latent(recipe: Any, seed: int) -> torch.Tensor:
-    return recipe.sample_inputs(1, seeded(seed, 4))["z"][0].flatten()
+    return recipe.sample_inputs(1, seeded(seed, Stream.SAMPLE))["z"][0].flatten()
 
 
 def path_latents(recipe: Any, seeds: list[int], steps: int, mode: str, loop: bool = False) -> torch.Tensor:
@@ -61,19 +62,13 @@ def path_latents(recipe: Any, seeds: list[int], steps: int, mode: str, loop: boo
 
 
 def render(recipe: Any, latents: torch.Tensor, label: int | None = None) -> torch.Tensor:
-    shape = recipe.sample_inputs(1, seeded(0, 4))["z"].shape[1:]
+    shape = recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]
     inputs: dict[str, torch.Tensor] = {"z": latents.view(len(latents), *shape)}
-    if getattr(recipe, "conditional", False):
+    if is_conditional(recipe):
         if label is None:
             raise GanforgeError(f"{recipe.cfg.recipe} is class-conditional: give --class K to fix the class")
         inputs["y"] = torch.full((len(latents),), label, dtype=torch.long)
     return recipe.generate(inputs)
-
-
-def check_generative(recipe: Any) -> None:
-    if getattr(recipe, "translates", False) or recipe.data.points:
-        kind = "translates images" if getattr(recipe, "translates", False) else "draws 2-D points"
-        raise GanforgeError(f"interpolate needs a model that generates images from noise; {recipe.cfg.recipe} {kind}")
 
 
 def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
@@ -111,11 +106,11 @@ def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
 def class_sweep(recipe: Any, seeds: list[int]) -> tuple[torch.Tensor, int]:
     """One row per seed (z fixed), one column per class: (rows * K images, K)."""
     names = recipe.data.class_names
-    if not getattr(recipe, "conditional", False) or not names:
+    if not is_conditional(recipe) or not names:
         raise GanforgeError(f"--vary class needs a class-conditional model; {recipe.cfg.recipe} is unconditional")
     k = len(names)
     z = torch.stack([_latent(recipe, s) for s in seeds]).repeat_interleave(k, 0)
-    shape = recipe.sample_inputs(1, seeded(0, 4))["z"].shape[1:]
+    shape = recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]
     y = torch.arange(k).repeat(len(seeds))
     return recipe.generate({"z": z.view(len(z), *shape), "y": y}), k
 

@@ -27,7 +27,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from .registry import LOSSES
+from .errors import choices_error
+from .registry import Registry
+
+LOSSES: Registry = Registry("loss", choices_error)  # adversarial loss pairs by config name (model.loss)
 
 
 def _bce_real(real_logits: torch.Tensor, target: float) -> torch.Tensor:

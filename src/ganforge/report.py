@@ -98,7 +98,7 @@ def _page(title: str, body: str) -> str:
 
 
 def _eval_section(run_dir: Path) -> str:
-    from .metrics.ranking import main_metric
+    from .metrics import main_metric
 
     rows = read_jsonl(run_dir / "eval.jsonl")
     if not rows:
@@ -189,7 +189,7 @@ def _flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def build_comparison(run_dirs: list[str | Path], out: str | Path) -> Path:
     import yaml
 
-    from .metrics.ranking import main_metric
+    from .metrics import main_metric
 
     runs = [Path(r) for r in run_dirs]
     if len(runs) < 2:
@@ -232,7 +232,7 @@ def _overlay(runs: list[Path]) -> str:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .metrics.ranking import main_metric
+    from .metrics import main_metric
 
     keys = ["loss_d", "loss_g"]
     evals = {r: read_jsonl(r / "eval.jsonl") for r in runs}

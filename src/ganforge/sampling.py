@@ -8,11 +8,11 @@ from pathlib import Path
 import torch
 
 from . import checkpoint
-from .config import from_dict
+from .configure import from_dict
 from .errors import GanforgeError
-from .recipes.base import DataInfo, Recipe
-from .registry import RECIPES
-from .rng import seeded
+from .kinds import is_conditional
+from .recipes import RECIPES, DataInfo, Recipe
+from .rng import Stream, seeded
 
 
 def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple[Recipe, dict]:
@@ -47,7 +47,7 @@ def rebuild(ckpt: dict, source: str | Path, device: torch.device | str = "cpu", 
 def class_index(recipe: Recipe, value: str) -> int:
     """``--class`` as an index or a class name -> the index; one-line errors for the rest."""
     names = recipe.data.class_names
-    if not getattr(recipe, "conditional", False) or not names:
+    if not is_conditional(recipe) or not names:
         raise GanforgeError(f"--class {value}: recipe {recipe.cfg.recipe} is unconditional (it takes no class)")
     if value in names:
         return names.index(value)
@@ -69,17 +69,36 @@ def sample(recipe: Recipe, n: int, seed: int, label: int | None = None) -> torch
     return torch.cat(list(sample_chunks(recipe, n, seed, label)))
 
 
-def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None) -> Iterator[torch.Tensor]:
-    """:func:`sample` in chunks of at most :data:`CHUNK` images, drawn one after the other from the seed's stream
-    (the first CHUNK images are those of ``sample(recipe, CHUNK, seed)``)."""
-    gen = seeded(seed, 4)
-    for start in range(0, n, CHUNK):
-        k = min(CHUNK, n - start)
+def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None,
+                  chunk: int | None = None) -> Iterator[torch.Tensor]:
+    """:func:`sample` in chunks of at most ``chunk`` (default :data:`CHUNK`) images, drawn one after the other
+    from the seed's stream (the first ``chunk`` images are those of ``sample(recipe, chunk, seed)``)."""
+    gen = seeded(seed, Stream.SAMPLE)
+    chunk = chunk or CHUNK
+    for start in range(0, n, chunk):
+        k = min(chunk, n - start)
         labels = None if label is None else torch.full((k,), label, dtype=torch.long)
         yield recipe.generate(recipe.sample_inputs(k, gen, labels))
 
 
 def class_grid(recipe: Recipe, n: int, seed: int) -> tuple[torch.Tensor, int]:
     """About ``n`` images of a conditional model, one row per class; returns (images, images per row)."""
-    inputs, nrow = recipe.preview_inputs(n, seeded(seed, 4))
+    inputs, nrow = recipe.preview_inputs(n, seeded(seed, Stream.SAMPLE))
     return recipe.generate(inputs), nrow
+
+
+def write_points(recipe: Recipe, ckpt: dict, n: int, seed: int, out: Path) -> tuple[Path, Path, dict[str, float]]:
+    """A toy run's ``n`` points as ``out``.csv and a scatter over the real density as ``out``.png; returns both
+    paths and the mode metrics of the points."""
+    import numpy as np
+
+    from .data.sources import open_source
+    from .data.toy import mode_metrics, scatter_png
+    from .files import atomic_write
+
+    toy = open_source(from_dict(ckpt["config"]).data).toy
+    points = sample(recipe, n, seed).float().cpu().numpy()
+    csv, png = out.with_suffix(".csv"), out.with_suffix(".png")
+    atomic_write(csv, lambda f: np.savetxt(f, points, delimiter=",", header="x,y", comments="", fmt="%.6f"))
+    scatter_png(points, toy, png, title=f"{n} samples, seed {seed}")
+    return csv, png, mode_metrics(points, toy)

@@ -54,6 +54,12 @@ def resolve_precision(name: str, device: torch.device, strict: bool = True) -> s
     return name
 
 
+def check_precision(name: str, device: torch.device) -> None:
+    """Refuse a ``train.precision`` that cannot train on ``device`` (fp16 without CUDA...), before anything is
+    built; the recipe resolves the setting itself (``Recipe.precision``)."""
+    resolve_precision(name, device, strict=True)
+
+
 def autocast(precision: str, device: torch.device) -> contextlib.AbstractContextManager[Any]:
     """The autocast context of ``precision`` (a no-op for fp32)."""
     if precision == "fp32":

@@ -33,9 +33,8 @@ from .device import pick_device
 from .errors import GanforgeError
 from .files import DiskFullError, atomic_write, ensure_writable_dir, is_disk_full, read_json, sweep_temp
 from .plots import plot_losses
-from .recipes.base import DataInfo, Recipe
-from .registry import RECIPES
-from .rng import seed_of, seeded
+from .recipes import RECIPES, DataInfo, Recipe
+from .rng import Stream, seed_of, seeded
 from .runlock import RunLock, is_main_rank
 from .runlog import RunLog
 
@@ -144,7 +143,7 @@ class Trainer:
         self.world, device_name = distributed.setup(t.device)  # torchrun: join the group; cuda:LOCAL_RANK
         self.main = self.world.main  # only rank 0 writes files
         self.device = pick_device(device_name)
-        self.precision = speed.resolve_precision(t.precision, self.device)  # fp16 without CUDA fails here
+        speed.check_precision(t.precision, self.device)  # fp16 without CUDA fails here, before the data is read
         if t.sync_bn and self.world.size > 1 and self.device.type != "cuda":
             raise GanforgeError("train.sync_bn=true needs CUDA devices (torch's SyncBatchNorm runs on GPUs only); "
                                 "set train.sync_bn=false")
@@ -164,16 +163,16 @@ class Trainer:
                              self.data.input_channels)
         self.recipe: Recipe = recipe_cls.build(cfg, self.info, self.device)
         self.val: Any = None  # validation data of translation recipes: scored and previewed every epoch (rank 0)
-        if self.data.input_channels and t.val_images and cfg.data.val_split != "none" and self.main:
+        if self.data.has_targets and t.val_images and cfg.data.val_split != "none" and self.main:
             self.val = open_data(cfg.data, 1, t.seed, self.device, recipe_cls.data_kind, val_images=t.val_images)
         # fixed inputs of the per-epoch samples: a class grid for conditional models, a point cloud for toys, the
         # first validation (else training) pairs for translation; those come from the data and are not saved
-        self.fixed_from_data = bool(self.data.input_channels)
+        self.fixed_from_data = self.data.has_targets
         if self.fixed_from_data:
             b = next((self.val or self.data).ordered(t.n_samples, t.n_samples))
             self.fixed, self.nrow = {"input": b.image, "target": b.target}, 3
         else:
-            self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, 3))
+            self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, Stream.PREVIEW))
         self.step, self.window = 0, self._empty_window()
         self.extractor = None  # the feature extractor of eval.every, opened now: a missing weights file fails at once
         if cfg.eval.every and not self.info.points and self.main:
@@ -277,7 +276,7 @@ class Trainer:
         randomness such as pix2pix's dropout neither disturbs training nor varies between runs."""
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.cfg.train.seed + 6)
+            torch.manual_seed(self.cfg.train.seed + Stream.EPOCH_END)
             self._write_samples(log)
 
     def _write_samples(self, log: RunLog) -> None:
@@ -300,17 +299,19 @@ class Trainer:
 
     def evaluate(self, log: RunLog) -> None:
         """Score this epoch's checkpoint (eval.*), append it to eval.jsonl, log the scores, keep best.pt."""
+        from . import eval_log
         from . import evaluate as ev
+        from .metrics import parse_metrics
 
         e = self.cfg.eval
         ckpt = self.run_dir / "checkpoints" / f"epoch_{self.epoch:03d}.pt"
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            row = ev.evaluate_checkpoint(ckpt, ev.check_metrics(e.metrics), self.extractor, e.real or None, None, e.n,
+            row = ev.evaluate_checkpoint(ckpt, parse_metrics(e.metrics), self.extractor, e.real or None, None, e.n,
                                          self.cfg.train.seed, str(self.device))
-        ev.append_rows(self.run_dir, [row])
+        eval_log.append_rows(self.run_dir, [row])
         log.log(self.step, {f"eval/{k}": round(v, 6) for k, v in row.items() if isinstance(v, float)})
-        ev.update_best(self.run_dir, row)
+        eval_log.update_best(self.run_dir, row)
 
     def _refresh_report(self) -> None:
         """report.html for watching the run; a failure to draw it warns and never stops training."""
@@ -330,7 +331,7 @@ class Trainer:
                       "val_data": self.val.description if self.val is not None else None,
                       "class_names": self.data.class_names, "steps_per_epoch": self.data.steps_per_epoch,
                       "total_steps": self.total_steps, "device": str(self.device), "torch": str(torch.__version__),
-                      "python": platform.python_version(), "argv": sys.argv, "precision": self.precision,
+                      "python": platform.python_version(), "argv": sys.argv, "precision": self.recipe.precision,
                       "channels_last": self.recipe.channels_last, "compile": t.compile, "world_size": self.world.size,
                       "batch_per_rank": t.batch_size // self.world.size, **extra})
         atomic_write(path, json.dumps(facts, indent=1))
@@ -508,7 +509,8 @@ def resume(run_dir: Path, overrides: dict[str, Any] | None = None) -> Trainer:
 
 
 def _resume(run_dir: Path, overrides: dict[str, Any] | None) -> Trainer:
-    from .config import from_dict, load_file, merge
+    from .config import load_file, merge
+    from .configure import from_dict
 
     if not (run_dir / "last.pt").is_file() and not has_checkpoint(run_dir):
         raise GanforgeError(f"{run_dir} has no checkpoint to resume from (the run stopped before its first one); "

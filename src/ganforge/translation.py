@@ -23,6 +23,7 @@ from PIL import Image
 from .data.images import UNREADABLE, is_image, list_images, to_mode
 from .errors import GanforgeError
 from .files import atomic_write, ensure_writable_dir
+from .kinds import as_translator
 from .sampling import load_recipe
 
 FITS = ("resize", "pad")
@@ -77,9 +78,7 @@ def translate_files(source: str, input_path: str, out: str, direction: str | Non
         raise GanforgeError(f"--fit {fit!r}; choices: {', '.join(FITS)}")
     files, root = _inputs(Path(input_path))
     recipe, _ = load_recipe(source, device)
-    if not getattr(recipe, "translates", False):
-        raise GanforgeError(f"{source} holds a {recipe.cfg.recipe} model, which does not translate images; translate "
-                            f"takes a pix2pix or cyclegan run or checkpoint")
+    as_translator(recipe, source)
     if dropout is not None and hasattr(recipe.cfg.model, "test_dropout"):
         recipe.cfg = dataclasses.replace(recipe.cfg, model=dataclasses.replace(recipe.cfg.model, test_dropout=dropout))
     direction = direction or recipe.directions[0]

@@ -22,8 +22,10 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..errors import GanforgeError
-from ..registry import BUILTIN_DATA
+from ..errors import GanforgeError, choices_error
+from ..registry import Registry
+
+BUILTIN_DATA: Registry = Registry("built-in dataset", choices_error)  # builtin:NAME -> a generator of images
 
 CLASS_NAMES: tuple[str, ...] = ("pepperoni", "olive", "basil", "mushroom", "pepper")
 STYLES: tuple[str, ...] = ("flat", "photo")

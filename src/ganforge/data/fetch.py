@@ -4,9 +4,8 @@ classic ``mnist``, ``fashion-mnist``, ``cifar10``; pix2pix (paired) ``facades``,
 ``summer2winter_yosemite``, ``monet2photo``, ``maps-unpaired``.
 
 Files land in :func:`ganforge.paths.data_dir` (``~/.cache/ganforge/data/NAME``) unless another folder is
-given. Each file is streamed into a temporary file next to its target, its size and checksum (SHA-256
-where one is published, else MD5) are checked, and only then is it moved into place with
-:func:`os.replace`, so an interrupted or corrupted download never leaves a file that looks complete.
+given. Each file arrives through :func:`ganforge.download.download` (a temporary file, size and checksum
+checked, then moved into place), so an interrupted or corrupted download never leaves a file that looks complete.
 Files already present with the right checksum are not fetched again. Archives are unpacked with a
 path-traversal guard: the CIFAR-10 tarball so that ``DEST/cifar-10-batches-py/data_batch_1`` etc. exist;
 a pix2pix tarball (``NAME/train/*.jpg``, aligned A|B pairs) or a CycleGAN zip (``NAME/trainA`` ...)
@@ -21,63 +20,19 @@ with a one-line :class:`~ganforge.errors.GanforgeError` that says what to downlo
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import shutil
-import sys
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import IO
 
+from ..download import Resource, download, local_ok, one_line
 from ..errors import GanforgeError, choices_error
 from ..paths import data_dir
 from ..runlock import RunLock
 
-try:  # progress bars are optional
-    from tqdm import tqdm
-except ImportError:  # pragma: no cover - depends on the environment
-    tqdm = None
-
 MIRROR_ENV = "GANFORGE_DATA_MIRROR"
-_CHUNK = 1 << 16
-
-
-@dataclass(frozen=True)
-class Resource:
-    """One downloadable file: its name in the dest folder, its checksum, and URLs to try in order.
-
-    ``sha256`` is checked when known, else ``md5``; when neither is known the file is used unverified
-    with a warning. ``size`` (bytes), when known, is checked too.
-
-    ``extract`` names paths (relative to dest) that unpacking this archive (tar or zip) must produce;
-    when they all exist already, the archive is neither downloaded nor unpacked again. ``strip`` names
-    the archive's top-level folder whose contents go directly into dest (other top-level entries are
-    dropped). ``keep_archive=False`` deletes the archive once it has been unpacked.
-    """
-
-    filename: str
-    md5: str | None
-    urls: tuple[str, ...]
-    extract: tuple[str, ...] = ()
-    sha256: str | None = None
-    size: int | None = None
-    strip: str | None = None
-    keep_archive: bool = True
-
-    @property
-    def algorithm(self) -> str:
-        """The hash that is checked (``sha256`` also when none is known: it is computed and shown)."""
-        return "md5" if self.md5 and not self.sha256 else "sha256"
-
-    @property
-    def checksum(self) -> str | None:
-        return self.sha256 or self.md5
 
 
 _MNIST_BASES = ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/")
@@ -180,103 +135,8 @@ def describe(name: str) -> str:
     return DESCRIPTIONS[name]
 
 
-def _one_line(obj: object) -> str:
-    return " ".join(str(obj).split()) or type(obj).__name__
-
-
-def _hash(algorithm: str) -> hashlib._Hash:
-    return hashlib.md5(usedforsecurity=False) if algorithm == "md5" else hashlib.sha256()
-
-
-def _digest(path: Path, algorithm: str) -> str:
-    digest = _hash(algorithm)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _md5(path: Path) -> str:
-    return _digest(path, "md5")
-
-
-def _warn_unverified(res: Resource, where: str, sha256: str) -> None:
-    print(f"warning: {res.filename} has no published checksum, so {where} is used unverified "
-          f"(its sha256 is {sha256})", file=sys.stderr)
-
-
-def _local_ok(res: Resource, path: Path) -> bool:
-    """Whether ``path`` (already in place) is a good copy of ``res``."""
-    if not path.is_file():
-        return False
-    if res.size is not None and path.stat().st_size != res.size:
-        return False
-    actual = _digest(path, res.algorithm)
-    if res.checksum is None:
-        _warn_unverified(res, str(path), actual)
-        return True
-    return actual == res.checksum
-
-
 def _urls(res: Resource, base: str | None) -> tuple[str, ...]:
     return (base.rstrip("/") + "/" + res.filename,) if base else res.urls
-
-
-def _stream(url: str, out: IO[bytes], timeout: float, label: str, algorithm: str = "md5") -> tuple[str, int]:
-    """Copy ``url`` into ``out``; return the hex digest (``algorithm``) and size of what was written."""
-    digest = _hash(algorithm)
-    nbytes = 0
-    req = urllib.request.Request(url, headers={"User-Agent": "ganforge"})
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        total = int(resp.headers.get("Content-Length") or 0) or None
-        bar = tqdm(total=total, unit="B", unit_scale=True, desc=label, disable=None) if tqdm else None
-        try:
-            for chunk in iter(lambda: resp.read(_CHUNK), b""):
-                out.write(chunk)
-                digest.update(chunk)
-                nbytes += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
-        finally:
-            if bar is not None:
-                bar.close()
-    return digest.hexdigest(), nbytes
-
-
-def _download(res: Resource, dest: Path, urls: tuple[str, ...], timeout: float, manual: str) -> None:
-    """Fetch ``res`` into ``dest`` atomically, trying ``urls`` in order."""
-    failures: list[str] = []
-    for url in urls:
-        fd, tmp_name = tempfile.mkstemp(dir=dest, prefix=f".{res.filename}.", suffix=".part")
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                actual, nbytes = _stream(url, out, timeout, res.filename, res.algorithm)
-        except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as exc:
-            tmp.unlink(missing_ok=True)
-            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
-            failures.append(f"{url}: {_one_line(reason)}")
-            continue
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        if res.size is not None and nbytes != res.size:
-            tmp.unlink(missing_ok=True)
-            raise GanforgeError(
-                f"size mismatch for {res.filename} from {url}: expected {res.size} bytes, got {nbytes}"
-            )
-        if res.checksum is None:
-            _warn_unverified(res, f"the download from {url}", actual)
-        elif actual != res.checksum:
-            tmp.unlink(missing_ok=True)
-            raise GanforgeError(
-                f"checksum mismatch for {res.filename} from {url}: expected {res.algorithm} {res.checksum}, "
-                f"got {actual}"
-            )
-        os.replace(tmp, dest / res.filename)
-        return
-    also = f" (also tried {'; '.join(failures[1:])})" if len(failures) > 1 else ""
-    raise GanforgeError(f"cannot download {failures[0]}{also}; {manual}")
 
 
 def _unsafe(name: str) -> bool:
@@ -326,7 +186,7 @@ def _extract(archive: Path, dest: Path, res: Resource) -> None:
             raise
         except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
             archive.unlink(missing_ok=True)
-            raise GanforgeError(f"cannot unpack {archive}: {_one_line(exc)}") from exc
+            raise GanforgeError(f"cannot unpack {archive}: {one_line(exc)}") from exc
         src = scratch / res.strip if res.strip else scratch
         if not src.is_dir() or src.is_symlink():
             raise GanforgeError(f"{archive.name} has no top-level folder {res.strip}/")
@@ -373,7 +233,7 @@ def fetch_dataset(name: str, dest: Path | None = None, base_url: str | None = No
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GanforgeError(f"cannot create {dest}: {_one_line(exc)}") from exc
+        raise GanforgeError(f"cannot create {dest}: {one_line(exc)}") from exc
     with RunLock(dest, "download folder", leave_no_file=True):  # one fetch at a time per folder: the sweep below is then safe
         _sweep(dest)
         _fetch_into(dest, resources, base, timeout)
@@ -394,9 +254,9 @@ def _fetch_into(dest: Path, resources: tuple[Resource, ...], base: str | None, t
         if res.extract and all((dest / m).exists() for m in res.extract):
             continue
         path = dest / res.filename
-        if not _local_ok(res, path):
+        if not local_ok(res, path):
             urls = _urls(res, base)
-            _download(res, dest, urls, timeout, _manual(resources, res, urls, dest))
+            download(res, dest, urls, timeout, _manual(resources, res, urls, dest))
         if res.extract:
             try:
                 _extract(path, dest, res)

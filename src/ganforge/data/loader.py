@@ -26,7 +26,7 @@ import torch
 from ..config import DataConfig
 from ..errors import GanforgeError
 from ..paths import cache_dir, write_cache
-from ..rng import seeded
+from ..rng import Stream, seeded
 from .images import UNREADABLE, array_to_square, decode, decode_sized, warn_upscaled
 from .sources import Source, open_source
 
@@ -305,6 +305,11 @@ class Data:
         return "points" if self.points_dim else "pairs" if self.input_channels else "images"
 
     @property
+    def has_targets(self) -> bool:
+        """Batches carry a target (translation pairs)."""
+        return bool(self.input_channels)
+
+    @property
     def has_labels(self) -> bool:
         return self.class_names is not None
 
@@ -330,7 +335,7 @@ class Data:
 
     def _order(self, epoch: int) -> torch.Tensor:
         if epoch != self._perm_epoch:
-            self._perm = torch.randperm(self.n, generator=seeded(self.seed, epoch, 1))
+            self._perm = torch.randperm(self.n, generator=seeded(self.seed, epoch, Stream.ORDER))
             self._perm_epoch = epoch
         return self._perm
 
@@ -350,7 +355,7 @@ class Data:
         (no host-device copy per step)."""
         if epoch != self._draws_epoch:
             n = self.steps_per_epoch * self.batch_size
-            self._draws = Draws.make(n, seeded(self.seed, epoch, 2), self.device)
+            self._draws = Draws.make(n, seeded(self.seed, epoch, Stream.AUGMENT), self.device)
             self._draws_epoch = epoch
         return self._draws
 
@@ -375,18 +380,30 @@ class Data:
             step += 1
 
     def _stream_batches(self, step: int) -> Iterator[Batch]:
-        pin = self.device.type == "cuda"
         while True:
             epoch, first = divmod(step, self.steps_per_epoch)
             order = self._order(epoch)[: self.steps_per_epoch * self.batch_size].view(-1, self.batch_size)
             mine = order[:, self.rank * self.local : (self.rank + 1) * self.local]
-            loader = torch.utils.data.DataLoader(
-                self.dataset, batch_sampler=mine[first:].tolist(), num_workers=self.cfg.workers,
-                pin_memory=pin, prefetch_factor=4 if self.cfg.workers else None,
-                worker_init_fn=_worker_init if self.cfg.workers else None)
             draws = self._epoch_draws(epoch)
-            for x, y in loader:
+            for x, y in self.raw_batches(mine[first:].tolist()):
                 i = step - epoch * self.steps_per_epoch
-                x = augment(x.to(self.device, non_blocking=True), self.cfg, draws[self._rows(i)])
-                yield self._batch(x, y.to(self.device, non_blocking=True) if self.has_labels else None)
+                yield self._batch(augment(x, self.cfg, draws[self._rows(i)]), y)
                 step += 1
+
+    def raw_batches(self, chunks: list[list[int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """The uint8 (B, C, L, L) items (and int64 labels, or None) of each list of indices, on the device, before
+        any crop or flip: from memory, or decoded by DataLoader workers. The way to read a data set in an order of
+        one's own (the evaluation classifier trains on it)."""
+        if self.in_memory:
+            assert self.images is not None
+            for b in chunks:
+                idx = torch.as_tensor(b, device=self.images.device)
+                yield self.images[idx], (self.labels[idx] if self.labels is not None else None)
+            return
+        workers = self.cfg.workers
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_sampler=[list(b) for b in chunks], num_workers=workers,
+            pin_memory=self.device.type == "cuda", prefetch_factor=4 if workers else None,
+            worker_init_fn=_worker_init if workers else None)
+        for x, y in loader:
+            yield x.to(self.device, non_blocking=True), (y.to(self.device, non_blocking=True) if self.has_labels else None)

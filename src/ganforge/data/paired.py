@@ -227,7 +227,7 @@ def split_items(cfg: DataConfig, part: str) -> tuple[list[Any], str, str]:
 
 
 def _builtin_pairs(cfg: DataConfig, part: str) -> Source:
-    from ..registry import BUILTIN_DATA
+    from .builtin import BUILTIN_DATA
 
     mode = cfg.pairs if cfg.pairs in ("colorize", "edges") else ""
     if not mode:

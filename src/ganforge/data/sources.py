@@ -20,9 +20,10 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import DataConfig
-from ..errors import GanforgeError
+from ..errors import GanforgeError, choices_error
 from ..paths import data_dir
-from ..registry import BUILTIN_DATA, DATASETS
+from ..registry import Registry
+from .builtin import BUILTIN_DATA
 from .cifar_pickle import load_batch
 from .images import list_images
 
@@ -59,6 +60,7 @@ class Source:
 
 
 Reader = Callable[[str, DataConfig], Source]
+DATASETS: Registry = Registry("dataset", choices_error)  # the kinds of data.source (kind:PATH)
 
 
 def _stat_key(paths: list[Path]) -> str:

@@ -101,6 +101,11 @@ class UnpairedData:
         self.in_memory = self.a.in_memory and self.b.in_memory
         self.unit = "images in the larger domain"
 
+    @property
+    def has_targets(self) -> bool:
+        """Batches carry a target: a batch of domain B beside each batch of domain A."""
+        return True
+
     @classmethod
     def open(cls, cfg: DataConfig, batch_size: int, seed: int, device: torch.device,
              part: str = "train", shard: tuple[int, int] = (0, 1)) -> UnpairedData | None:

@@ -19,7 +19,6 @@ import math
 import re
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +30,7 @@ from torch import nn
 from .. import checkpoint
 from ..config import DataConfig, to_plain
 from ..errors import GanforgeError
-from ..rng import seeded
+from ..rng import Stream, seeded
 
 KIND = "ganforge-classifier"
 CLASSIFIER_FORMAT = 1  # version of the classifier file's own fields (the checkpoint envelope has format_version)
@@ -86,23 +85,6 @@ class DomainClassifier(nn.Module):
 # Training
 
 
-def _raw_batches(data: Any, batches: list[list[int]]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """uint8 (B, C, L, L) images and int64 labels on the data's device, for each list of indices."""
-    if data.in_memory:
-        for b in batches:
-            idx = torch.tensor(b, device=data.images.device)
-            yield data.images[idx], data.labels[idx]
-        return
-    from ..data.loader import _worker_init
-
-    workers = data.cfg.workers
-    loader = torch.utils.data.DataLoader(data.dataset, batch_sampler=batches, num_workers=workers,
-                                         pin_memory=data.device.type == "cuda",
-                                         worker_init_fn=_worker_init if workers else None)
-    for x, y in loader:
-        yield x.to(data.device, non_blocking=True), y.to(data.device)
-
-
 def _shift(x: torch.Tensor, gen: torch.Generator, s: int = MAX_SHIFT) -> torch.Tensor:
     """Translate each image by a random whole number of pixels in [-s, s], repeating the border."""
     n, c, h, w = x.shape
@@ -124,7 +106,7 @@ def _accuracy(model: DomainClassifier, data: Any, indices: list[int], batch_size
     model.eval()
     right = 0
     chunks = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
-    for x, y in _raw_batches(data, chunks):
+    for x, y in data.raw_batches(chunks):
         right += int((model(augment(x, cfg, gen)).argmax(1) == y.to(x.device)).sum())
     return right / max(1, len(indices))
 
@@ -176,7 +158,7 @@ def train_classifier(data_cfg: DataConfig, out: Path, epochs: int = 2, batch_siz
         train_idx, eval_idx = list(range(data.n)), list(range(test_data.n))
         eval_desc = f"{test_split} split: {test_data.description}"
     else:
-        all_idx = torch.randperm(data.n, generator=seeded(seed, 0, 7)).tolist()
+        all_idx = torch.randperm(data.n, generator=seeded(seed, 0, Stream.HOLDOUT)).tolist()
         n_hold = max(1, round(HOLDOUT * data.n))
         train_idx, eval_idx = sorted(all_idx[n_hold:]), sorted(all_idx[:n_hold])
         eval_desc = f"{n_hold} images held out of the training set ({int(HOLDOUT * 100)}%; {note or 'no test split'})"
@@ -200,10 +182,10 @@ def train_classifier(data_cfg: DataConfig, out: Path, epochs: int = 2, batch_siz
     try:
         for epoch in range(epochs):
             model.train()
-            perm = order_src[torch.randperm(len(train_idx), generator=seeded(seed, epoch, 1))]
+            perm = order_src[torch.randperm(len(train_idx), generator=seeded(seed, epoch, Stream.ORDER))]
             chunks = perm[: steps_per_epoch * batch_size].view(steps_per_epoch, batch_size).tolist()
-            for x, y in _raw_batches(data, chunks):
-                gen = seeded(seed, step, 2)
+            for x, y in data.raw_batches(chunks):
+                gen = seeded(seed, step, Stream.AUGMENT)
                 x = augment(x, data.cfg, gen)
                 if augment_shift:
                     x = _shift(x, gen)

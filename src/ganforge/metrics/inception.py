@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.fetch import Resource, _digest, _download, _one_line
+from ..download import Resource, digest, download, one_line
 from ..errors import GanforgeError
 from ..paths import cache_dir
 
@@ -372,20 +372,20 @@ def find_weights(path: str | os.PathLike[str] | None = None, timeout: float = 30
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GanforgeError(f"cannot create {dest}: {_one_line(exc)}") from exc
+        raise GanforgeError(f"cannot create {dest}: {one_line(exc)}") from exc
     res = Resource(FID_WEIGHTS_FILENAME, None, (url,), sha256=FID_WEIGHTS_SHA256, size=FID_WEIGHTS_SIZE)
     manual = (f"offline? download {FID_WEIGHTS_URL} by hand and put it at {hub} (or {cached}), "
               f"or set {WEIGHTS_ENV}=/path/to/{FID_WEIGHTS_FILENAME}")
-    _download(res, dest, (url,), timeout, manual)
+    download(res, dest, (url,), timeout, manual)
     return cached
 
 
 def weights_sha256(path: str | os.PathLike[str]) -> str:
     """The SHA-256 (hex) of a weights file, for the record of how a score was computed."""
     try:
-        return _digest(Path(path).expanduser(), "sha256")
+        return digest(Path(path).expanduser(), "sha256")
     except OSError as exc:
-        raise GanforgeError(f"cannot read {path}: {_one_line(exc)}") from exc
+        raise GanforgeError(f"cannot read {path}: {one_line(exc)}") from exc
 
 
 def _not_it(path: Path, detail: str) -> GanforgeError:

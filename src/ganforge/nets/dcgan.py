@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..errors import GanforgeError
-from ..registry import NETS
+from .base import NETS
 from .layers import MinibatchStd, check_latent, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
 
 SIZES = (16, 32, 64, 128, 256)
@@ -31,7 +31,12 @@ def n_stages(image_size: int) -> int:
     return int(math.log2(image_size // 4))
 
 
-@NETS.register("dcgan_generator")
+@NETS.register(
+    "dcgan_generator", init_std=0.02,
+    example=lambda: (DCGANGenerator(8, 4, 3, 16), (torch.randn(4, 8),)),
+    # pytorch/examples dcgan: nz 100, ngf 64, 64x64
+    references=(({"latent_dim": 100, "width": 64, "channels": 3, "image_size": 64}, 3_576_704),
+                ({"latent_dim": 100, "width": 64, "channels": 1, "image_size": 64}, 3_574_656)))
 class DCGANGenerator(nn.Module):
     """``n_classes`` > 0: the one-hot label is appended to z (a conditional DCGAN). ``dropout`` > 0:
     dropout after every hidden block (off at sampling time, like all dropout in eval mode)."""
@@ -59,7 +64,11 @@ class DCGANGenerator(nn.Module):
         return self.main(h[:, :, None, None])  # (N, nz) -> (N, nz, 1, 1) -> (N, C, S, S)
 
 
-@NETS.register("dcgan_discriminator")
+@NETS.register(
+    "dcgan_discriminator", init_std=0.02,
+    example=lambda: (DCGANDiscriminator(4, 3, 16), (torch.randn(4, 3, 16, 16),)),
+    references=(({"width": 64, "channels": 3, "image_size": 64}, 2_765_568),
+                ({"width": 64, "channels": 1, "image_size": 64}, 2_763_520)))
 class DCGANDiscriminator(nn.Module):
     """Options of the GAN toolbox: ``norm`` (batch as in the paper, layer or none: no BatchNorm in a
     critic with a gradient penalty), ``n_classes`` (label maps concatenated to the image), ``packing``

@@ -14,11 +14,13 @@ import math
 import torch
 from torch import nn
 
-from ..registry import NETS
+from .base import NETS
 from .layers import MinibatchStd, check_latent, pack, spectral_normalize, with_labels
 
 
-@NETS.register("mlp_generator")
+@NETS.register(  # no published reference count: the seeds' dense GAN is counted by hand in test_gan_family
+    "mlp_generator", references=(),
+    example=lambda: (MLPGenerator(8, (1, 8, 8), (16, 32)), (torch.randn(4, 8),)))
 class MLPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 100, out_shape: tuple[int, ...] = (1, 28, 28),
                  hidden: tuple[int, ...] = (256, 512, 1024), batchnorm: bool = True, dropout: float = 0.0,
@@ -40,7 +42,9 @@ class MLPGenerator(nn.Module):
         return self.main(with_labels(z, y, self.n_classes)).view(-1, *self.out_shape)  # (N, prod) -> (N, *out_shape)
 
 
-@NETS.register("mlp_discriminator")
+@NETS.register(
+    "mlp_discriminator", references=(),
+    example=lambda: (MLPDiscriminator((1, 8, 8), (32, 16)), (torch.randn(4, 1, 8, 8),)))
 class MLPDiscriminator(nn.Module):
     def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), hidden: tuple[int, ...] = (1024, 512, 256),
                  n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False,

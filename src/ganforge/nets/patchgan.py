@@ -27,7 +27,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import NETS
+from .base import NETS
 from .layers import check_input, init_normal
 from .unet import conv_bias, pix2pix_norm
 
@@ -50,7 +50,17 @@ def receptive_field(n_layers: int) -> int:
     return r
 
 
-@NETS.register("patchgan")
+@NETS.register(
+    "patchgan", init_std=0.02,
+    example=lambda: (PatchGAN(6, 4, 3), (torch.randn(2, 6, 32, 32),)),
+    # junyanz/pytorch-CycleGAN-and-pix2pix NLayerDiscriminator (n_layers 0 = PixelGAN), ndf 64, input 3 / 6 channels
+    references=tuple(({"in_channels": c, "width": 64, "n_layers": n, "norm": norm}, count)
+                     for n, norm, counts in ((3, "batch", (2_765_633, 2_768_705)), (3, "instance", (2_764_737, 2_767_809)),
+                                             (1, "batch", (136_513, 139_585)), (1, "instance", (136_385, 139_457)),
+                                             (2, "batch", (663_361, 666_433)), (2, "instance", (662_977, 666_049)),
+                                             (4, "batch", (6_960_961, 6_964_033)), (4, "instance", (6_959_553, 6_962_625)),
+                                             (0, "batch", (8_832, 9_024)), (0, "instance", (8_705, 8_897)))
+                     for c, count in zip((3, 6), counts)))
 class PatchGAN(nn.Module):
     """forward(x) returns the raw logits map (N, 1, h, w), one logit per receptive_field(n_layers)^2 patch."""
 

@@ -35,7 +35,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import NETS
+from .base import NETS
 from .layers import check_input, init_normal
 from .unet import conv_bias, pix2pix_norm
 
@@ -77,7 +77,13 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
-@NETS.register("resnet_generator")
+@NETS.register(
+    "resnet_generator", init_std=0.02,
+    example=lambda: (ResnetGenerator(1, 3, n_blocks=2, width=4), (torch.randn(2, 1, 16, 16),)),
+    # junyanz ResnetGenerator resnet_9blocks / resnet_6blocks, 3 -> 3, ngf 64
+    references=tuple(({"in_channels": 3, "out_channels": 3, "n_blocks": blocks, "width": 64, "norm": norm}, count)
+                     for blocks, norm, count in ((9, "batch", 11_383_427), (9, "instance", 11_378_179),
+                                                 (6, "batch", 7_841_411), (6, "instance", 7_837_699))))
 class ResnetGenerator(nn.Module):
     """c7s1-w, d2w, d4w, R4w x n_blocks, u2w, uw, c7s1-out (w = ``width``), in the order of the reference's
     ``model`` Sequential: ``head`` (c7s1), ``down`` (the two dk), ``blocks``, ``up`` (the two uk), ``tail``

@@ -39,7 +39,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import NETS
+from .base import NETS
 from .layers import check_input, init_normal
 
 UNET_DEPTHS = {"unet_32": 5, "unet_64": 6, "unet_128": 7, "unet_256": 8}
@@ -64,7 +64,13 @@ def conv_bias(norm: str) -> bool:
     return norm != "batch"
 
 
-@NETS.register("unet_generator")
+@NETS.register(
+    "unet_generator", init_std=0.02,
+    example=lambda: (UNetGenerator(1, 3, depth=5, width=4), (torch.randn(2, 1, 32, 32),)),
+    # junyanz UnetGenerator unet_256 (depth 8) / unet_128 (depth 7), 3 -> 3, ngf 64
+    references=tuple(({"in_channels": 3, "out_channels": 3, "depth": depth, "width": 64, "norm": norm}, count)
+                     for depth, norm, count in ((8, "batch", 54_413_955), (8, "instance", 54_409_603),
+                                                (7, "batch", 41_828_995), (7, "instance", 41_825_667))))
 class UNetGenerator(nn.Module):
     """U-Net generator: ``downs[i]`` and ``ups[i]`` are the two halves of level i (0 = outermost).
 

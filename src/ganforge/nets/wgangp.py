@@ -15,12 +15,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..registry import NETS
+from .base import NETS
 from .dcgan import n_stages
 from .layers import MinibatchStd, check_latent, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
 
 
-@NETS.register("wgangp_generator")
+@NETS.register(  # Gulrajani et al.'s 64x64 networks; their count is checked layer by layer in test_gan_family
+    "wgangp_generator", init_std=0.02, references=(),
+    example=lambda: (WGANGPGenerator(8, 4, 3, 16), (torch.randn(4, 8),)))
 class WGANGPGenerator(nn.Module):
     def __init__(self, latent_dim: int = 128, width: int = 64, channels: int = 3, image_size: int = 64,
                  n_classes: int = 0, dropout: float = 0.0) -> None:
@@ -45,7 +47,9 @@ class WGANGPGenerator(nn.Module):
         return self.main(h)
 
 
-@NETS.register("wgangp_critic")
+@NETS.register(
+    "wgangp_critic", init_std=0.02, references=(),
+    example=lambda: (WGANGPCritic(4, 3, 16), (torch.randn(4, 3, 16, 16),)))
 class WGANGPCritic(nn.Module):
     def __init__(self, width: int = 64, channels: int = 3, image_size: int = 64, norm: str = "layer",
                  n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False) -> None:

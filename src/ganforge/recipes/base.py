@@ -18,7 +18,24 @@ from torch import nn
 
 from .. import distributed, speed
 from ..config import Config
-from ..rng import seeded
+from ..errors import choices_error
+from ..kinds import Kind
+from ..registry import Registry
+from ..rng import Stream, seeded
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named starting point: a config layer (the recipe's defaults apply underneath)."""
+
+    summary: str
+    layer: dict[str, Any]
+    needs_data: bool = False  # the preset has no usable default data source
+
+
+# Each recipe module registers its recipes and their presets (the GAN family's presets are in gan_presets.py).
+RECIPES: Registry = Registry("recipe", choices_error)
+PRESETS: Registry = Registry("preset", choices_error)
 
 
 @dataclass(frozen=True)
@@ -39,6 +56,8 @@ class Recipe:
     data_kind: ClassVar[str] = "images"  # images | pairs (translation pairs: Batch.image -> Batch.target)
     translates: ClassVar[bool] = False  # has ``translate(x)`` (``ganforge translate``)
     channels_last_cpu: ClassVar[bool] = True  # train.channels_last=auto on a CPU (measured: docs/performance.md)
+    # ``ganforge bench``: configuration name (paper, small) -> (the preset it starts from, a config layer on top)
+    bench_configs: ClassVar[dict[str, tuple[str, dict[str, Any]]]] = {}
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         self.cfg, self.data, self.device = cfg, data, device
@@ -51,7 +70,18 @@ class Recipe:
         # The noise of each step (z, the penalty's alpha, instance noise) comes from its own generator, the same on
         # every torchrun rank, so that the ranks draw the global batch's noise and keep their slice; torch's default
         # generator (dropout masks, CycleGAN's pool) is seeded per rank by the trainer.
-        self.noise_gen = seeded(cfg.train.seed, 11, device=device)
+        self.noise_gen = seeded(cfg.train.seed, Stream.NOISE, device=device)
+
+    @property
+    def kind(self) -> Kind:
+        """What kind of model this is (``ganforge.kinds``): decided here, once, for every consumer."""
+        if self.translates:
+            return Kind.TRANSLATOR
+        if self.data.points:
+            return Kind.POINTS
+        if getattr(self, "conditional", False) and self.data.class_names:
+            return Kind.CONDITIONAL
+        return Kind.GENERATOR
 
     @classmethod
     def build(cls, cfg: Config, data: DataInfo, device: torch.device) -> Recipe:

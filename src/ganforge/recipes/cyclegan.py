@@ -28,8 +28,8 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..nets.patchgan import PatchGAN
 from ..nets.resnet import RESNET_BLOCKS, ResnetGenerator
-from ..registry import LOSSES, RECIPES
-from .base import DataInfo, Recipe, linear_decay
+from ..losses import LOSSES
+from .base import PRESETS, RECIPES, DataInfo, Preset, Recipe, linear_decay
 from .pix2pix import PAPER_DEFAULTS, at_test_time, check_translation_options
 
 
@@ -100,6 +100,8 @@ class ImagePool:
 @RECIPES.register("cyclegan")
 class CycleGAN(Recipe):
     name = "cyclegan"
+    # Zhu et al.: ResNet-9 generators, 70x70 PatchGANs, 256x256, batch 1 | the offline demo (ResNet-6, width 16, 64x64)
+    bench_configs = {"paper": ("cyclegan", {}), "small": ("cyclegan-pizza", {})}
     config_cls = CycleGANConfig
     data_kind: ClassVar[str] = "unpaired"
     translates: ClassVar[bool] = True
@@ -206,3 +208,34 @@ class CycleGAN(Recipe):
         super().load_state_dict(state, nets_only)
         if not nets_only:
             self.load_rank_state(state)
+
+
+# --------------------------------------------------------------------------------------------------
+# Presets
+
+
+def _cyclegan(source: str, **model: Any) -> dict[str, Any]:
+    # The paper's setup (the recipe's defaults add 286 -> 256 random crop + flip, Adam 2e-4 (0.5, 0.999), batch 1,
+    # 200 epochs of which the last 100 decay): ResNet-9 generators, 70x70 PatchGANs, InstanceNorm, least squares,
+    # cycle 10, identity 0.5, pools of 50.
+    return {
+        "recipe": "cyclegan",
+        "model": {"generator": "resnet_9blocks", "d_layers": 3, "norm": "instance", "loss": "lsgan", "lambda_a": 10.0,
+                  "lambda_b": 10.0, "lambda_identity": 0.5, "pool_size": 50, **model},
+        "data": {"source": source},
+    }
+
+
+for _name, _preset in {
+    "cyclegan": Preset("CycleGAN (Zhu et al.) on any two domains (--data PATH with trainA/ trainB/), 256x256, ResNet-9, "
+                       "LSGAN, cycle 10, identity 0.5, batch 1, 200 epochs", _cyclegan(""), needs_data=True),
+    "cyclegan-dropout": Preset("the seed's experiment: cyclegan with dropout 0.2 in the residual blocks",
+                               _cyclegan("", dropout=0.2), needs_data=True),
+    "cyclegan-pizza": Preset("offline CycleGAN demo: flat <-> photographic builtin pizzas at 64x64, ResNet-6 of width 16, "
+                             "a few minutes on 2 CPU cores",
+                             {**_cyclegan("builtin:pizza", generator="resnet_6blocks", g_width=16, d_width=16),
+                              "data": {"source": "builtin:pizza", "image_size": 64, "load_size": 72, "builtin_n": 512},
+                              "train": {"epochs": 4, "batch_size": 4, "log_every": 16, "n_samples": 4},
+                              "optim": {"decay_epochs": 2}}),
+}.items():
+    PRESETS.add(_name, _preset)

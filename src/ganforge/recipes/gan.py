@@ -21,23 +21,20 @@ from torch import nn
 
 from ..config import Config
 from ..errors import GanforgeError
-from ..losses import gradient_penalty, r1_penalty
+from ..losses import LOSSES, gradient_penalty, r1_penalty
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
 from ..nets.layers import EMA, standing_batchnorm_stats
 from ..nets.mlp import MLPDiscriminator, MLPGenerator
 from ..nets.wgangp import WGANGPCritic, WGANGPGenerator
-from ..registry import LOSSES, RECIPES
-from ..rng import seeded
-from .base import DataInfo, Recipe, linear_decay
-
-LossName = Literal["nonsaturating", "minimax", "lsgan", "hinge", "wasserstein"]
+from ..rng import Stream, seeded
+from .base import RECIPES, DataInfo, Recipe, linear_decay
 
 
 @dataclass(frozen=True)
 class GANOptions:
     """The loss and regularizer toolbox, part of every GAN recipe's ``model`` section."""
 
-    loss: LossName = "nonsaturating"  # adversarial loss (see losses.py)
+    loss: str = "nonsaturating"  # adversarial loss: a name registered in losses.LOSSES
     gp: float | None = None  # gradient penalty weight; None = 10 with the wasserstein loss, else 0
     r1: float = 0.0  # R1 penalty weight gamma (the penalty is gamma/2 * E||grad D(x)||^2)
     label_smoothing: float = 0.0  # one-sided: real target 1 - s (nonsaturating, minimax, lsgan)
@@ -74,7 +71,7 @@ class MLPConfig(GANOptions):
 
 @dataclass(frozen=True)
 class WGANGPConfig(GANOptions):
-    loss: LossName = "wasserstein"
+    loss: str = "wasserstein"
     n_critic: int = 5
     latent_dim: int = 128
     g_width: int = 64  # dim: the first conv layer has 8 * dim channels (the Dense layer 8 * 4 * 4 * dim units)
@@ -85,6 +82,9 @@ class WGANGPConfig(GANOptions):
 def _check_options(cfg: Config) -> None:
     """Bad toolbox settings as one-line errors, before anything is built."""
     m = cfg.model
+    if m.loss not in LOSSES:
+        raise GanforgeError(f"config key model.loss must be one of {', '.join(n for n, _ in LOSSES.items())}; "
+                            f"got {m.loss!r}")
     loss = LOSSES.get(m.loss)
     for k in ("r1", "label_smoothing", "instance_noise", "g_dropout"):
         if getattr(m, k) < 0:
@@ -227,7 +227,7 @@ class GAN(Recipe):
         was_training = g.training
         # Standing BatchNorm statistics from fresh inputs (their own generator: the training RNG stream
         # is untouched), then eval mode: samples do not depend on which other samples share their batch.
-        gen = seeded(5)
+        gen = seeded(Stream.STANDING_BN)
 
         def fresh(i: int) -> tuple[torch.Tensor, ...]:
             x = self.sample_inputs(128, gen)
@@ -274,6 +274,8 @@ class DCGAN(GAN):
     """DCGAN (Radford et al. 2016) with the non-saturating loss; Adam 2e-4, betas (0.5, 0.999)."""
 
     name = "dcgan"
+    # Radford et al.: 64x64, batch 128, nz 100, ngf = ndf = 64 | the offline demo's networks (32x32, width 32)
+    bench_configs = {"paper": ("dcgan-folder", {}), "small": ("dcgan-pizza", {"train": {"batch_size": 16}})}
     config_cls = DCGANConfig
     generator_cls: ClassVar[type[nn.Module]] = DCGANGenerator
     discriminator_cls: ClassVar[type[nn.Module]] = DCGANDiscriminator
@@ -295,6 +297,9 @@ class ConditionalDCGAN(DCGAN):
     """Class-conditional DCGAN: one-hot label appended to z, label maps appended to D's input."""
 
     name = "cdcgan"
+    # no paper of its own: DCGAN's setting with labels
+    bench_configs = {"paper": ("dcgan-folder", {"recipe": "cdcgan"}),
+                     "small": ("dcgan-pizza", {"recipe": "cdcgan", "train": {"batch_size": 16}})}
     conditional = True
 
 
@@ -305,6 +310,8 @@ class WGANGP(DCGAN):
     arguments as DCGAN's networks, other layers."""
 
     name = "wgangp"
+    # Gulrajani et al.'s 64x64 networks, batch 64, n_critic 5 | the CIFAR-10 setting at 32x32
+    bench_configs = {"paper": ("wgangp-folder", {}), "small": ("wgangp-cifar10", {"train": {"batch_size": 16}})}
     config_cls = WGANGPConfig
     defaults: ClassVar[dict[str, Any]] = {"optim": {"lr": 1e-4, "beta1": 0.5, "beta2": 0.9}}
     generator_cls = WGANGPGenerator
@@ -316,6 +323,8 @@ class MLPGAN(GAN):
     """The GAN of dense layers (Goodfellow et al. 2014) on images or on 2-D points."""
 
     name = "mlp"
+    # MNIST: 28x28, 1 channel, batch 64
+    bench_configs = {"paper": ("mlp-mnist", {}), "small": ("mlp-mnist", {"train": {"batch_size": 16}})}
     config_cls = MLPConfig
 
     @classmethod
@@ -347,6 +356,7 @@ class ConditionalGAN(MLPGAN):
     """Conditional GAN of Mirza & Osindero (2014): dense layers, one-hot label joined to z and to D's input."""
 
     name = "cgan"
+    bench_configs = {"paper": ("cgan-mnist", {}), "small": ("cgan-mnist", {"train": {"batch_size": 16}})}
     conditional = True
 
 

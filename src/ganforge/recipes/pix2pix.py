@@ -31,8 +31,8 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..nets.patchgan import PatchGAN, receptive_field
 from ..nets.unet import UNET_DEPTHS, UNetGenerator
-from ..registry import LOSSES, RECIPES
-from .base import DataInfo, Recipe, linear_decay
+from ..losses import LOSSES
+from .base import PRESETS, RECIPES, DataInfo, Preset, Recipe, linear_decay
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,11 @@ def at_test_time(net: nn.Module, dropout: bool, norm: str) -> Iterator[None]:
 @RECIPES.register("pix2pix")
 class Pix2Pix(Recipe):
     name = "pix2pix"
+    # Isola et al.: U-Net-256, 70x70 PatchGAN, 286 -> 256 crops, batch 1 | U-Net-64 of width 16 at 64x64, batch 4
+    bench_configs = {"paper": ("pix2pix-facades", {}),
+                     "small": ("pix2pix-facades", {"model": {"generator": "unet_64", "g_width": 16, "d_width": 16},
+                                                   "data": {"image_size": 64, "load_size": 72},
+                                                   "train": {"batch_size": 4}})}
     config_cls = Pix2PixConfig
     data_kind: ClassVar[str] = "pairs"
     translates: ClassVar[bool] = True
@@ -222,3 +227,36 @@ class Pix2Pix(Recipe):
                 sums[k] = sums.get(k, 0.0) + float(v.sum())
             n += len(b.image)
         return {f"val_{k}": v / n for k, v in sums.items()} if n else {}
+
+
+# --------------------------------------------------------------------------------------------------
+# Presets
+
+
+def _pix2pix(source: str, direction: str, batch: int = 1, **model: Any) -> dict[str, Any]:
+    # The paper's setup (the recipe's defaults add 286 -> 256 random crop + flip, Adam 2e-4 (0.5, 0.999), 200
+    # epochs of which the last 100 decay linearly): U-Net 256, 70x70 PatchGAN, BatchNorm, L1 weight 100.
+    return {
+        "recipe": "pix2pix",
+        "model": {"generator": "unet_256", "d_layers": 3, "norm": "batch", "lambda_gan": 1.0, "lambda_l1": 100.0,
+                  **model},
+        "data": {"source": source, "direction": direction},
+        "train": {"batch_size": batch},
+    }
+
+
+for _name, _preset in {
+    "pix2pix-facades": Preset("pix2pix (Isola et al.) on facades, labels -> photo (BtoA), 256x256, batch 1, 200 epochs "
+                              "(data: `ganforge data fetch facades` or --data PATH of A|B pairs)",
+                              _pix2pix("facades", "BtoA")),
+    "pix2pix-facades-no-l1": Preset("the seed's ablation: pix2pix-facades without the L1 term (lambda_l1 = 0)",
+                                    _pix2pix("facades", "BtoA", lambda_l1=0.0)),
+    "pix2pix-l1-only": Preset("pix2pix-facades with the L1 term only (no discriminator, lambda_gan = 0)",
+                              _pix2pix("facades", "BtoA", lambda_gan=0.0)),
+    "pix2pix-cityscapes": Preset("pix2pix on cityscapes, labels -> photo (BtoA), batch 32 as the seed, 200 epochs",
+                                 _pix2pix("cityscapes", "BtoA", batch=32)),
+    "pix2pix-colorize": Preset("pix2pix colouring: any image folder, grayscale -> colour (A = gray of B), 256x256",
+                               {**_pix2pix("", "AtoB"), "data": {"source": "", "direction": "AtoB", "pairs": "colorize",
+                                                                  "input_channels": 1}}, needs_data=True),
+}.items():
+    PRESETS.add(_name, _preset)

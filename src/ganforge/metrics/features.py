@@ -1,0 +1,48 @@
+"""The distribution metrics over an extractor's features: FID/FD, KID, IS and precision/recall (the math is in
+``scores.py``); each result key is named by the extractor's protocol (FID or FD[classifier:NAME], ...)."""
+
+from __future__ import annotations
+
+from .base import Inputs, Metric, register
+
+
+def _fd(x: Inputs) -> dict[str, float]:
+    from .scores import fid_from_features
+
+    return {x.fd_label: fid_from_features(x.real[0], x.fake[0])}
+
+
+def _kid(x: Inputs) -> dict[str, float]:
+    from .scores import kid
+
+    mean, std = kid(x.real[0], x.fake[0], seed=x.seed)
+    label = "KID" + (x.fd_label[2:] if x.fd_label != "FID" else "")  # KID or KID[classifier:NAME]
+    return {label: 1000 * mean, label + "_std": 1000 * std}  # x 1000, as KID is usually quoted
+
+
+def _is(x: Inputs) -> dict[str, float]:
+    from .scores import inception_score
+
+    mean, std = inception_score(x.fake[1], splits=10)
+    return {x.is_label: mean, x.is_label + "_std": std}
+
+
+def _pr(x: Inputs) -> dict[str, float]:
+    from .scores import precision_recall
+
+    p, r = precision_recall(x.real[0], x.fake[0], k=3)
+    return {"precision": p, "recall": r}
+
+
+def _is_fd_key(key: str) -> bool:
+    k = key.split(":", 1)[1] if key.startswith(("AtoB:", "BtoA:")) else key  # CycleGAN: one per direction
+    return k == "FID" or (k.startswith("FD[") and k.endswith("]") and k.count("[") == 1)
+
+
+register(Metric("fid", "Frechet distance of the extractor's features (FID with Inception, FD[classifier:NAME] with "
+                "ganforge's classifier); lower is better", frozenset({"real", "fake"}), _fd, min_count=2,
+                higher_is_better=False, ranks=_is_fd_key))
+register(Metric("kid", "kernel distance (unbiased, cubic kernel, 100 subsets of up to 1000), x 1000",
+                frozenset({"real", "fake"}), _kid, min_count=2))
+register(Metric("is", "Inception Score of the generated images (10 splits)", frozenset({"fake"}), _is, min_count=10))
+register(Metric("pr", "improved precision and recall (k = 3)", frozenset({"real", "fake"}), _pr, min_count=4))
