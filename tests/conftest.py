@@ -66,3 +66,16 @@ def write_bomb_png(path: Path, side: int = 30000) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(raw))
     return path
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tiny DCGAN run (1 epoch of 16 images in ``trained.parent / "imgs"``), shared by a module's tests: copy
+    it before changing it."""
+    from ganforge.cli import main
+
+    root = tmp_path_factory.mktemp("trained")
+    write_images(root / "imgs", 16)
+    assert main(["train", "--data", str(root / "imgs"), "--out", str(root / "run"),
+                 *tiny_overrides(**{"train.epochs": 1})]) == 0
+    return root / "run"

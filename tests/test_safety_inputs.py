@@ -28,15 +28,6 @@ def warnings_of(capsys: pytest.CaptureFixture) -> list[str]:
     return [line for line in capsys.readouterr().err.splitlines() if line.startswith("ganforge: warning:")]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One tiny DCGAN run (1 epoch of 16 images); tests copy what they change."""
-    root = tmp_path_factory.mktemp("trained")
-    write_images(root / "imgs", 16)
-    assert main(["train", "--data", str(root / "imgs"), "--out", str(root / "run"), *TINY]) == 0
-    return root / "run"
-
-
 # --------------------------------------------------------------------------------------------------
 # 1. No code runs from a data file
 

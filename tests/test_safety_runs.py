@@ -24,14 +24,6 @@ from .test_cli import one_line_error
 TINY = tiny_overrides(**{"train.epochs": 1})
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("trained")
-    write_images(root / "imgs", 16)
-    assert main(["train", "--data", str(root / "imgs"), "--out", str(root / "run"), *TINY]) == 0
-    return root / "run"
-
-
 def copy_run(trained: Path, tmp_path: Path) -> Path:
     run = tmp_path / "run"
     shutil.copytree(trained, run)

@@ -51,27 +51,15 @@ def atomic_write(path: str | Path, content: Content, fsync: bool = False) -> Pat
     """Write ``content`` (bytes, text as UTF-8, or a function that writes to a binary file object) to ``path``
     atomically. Raises :class:`DiskFullError` on a full disk and ``OSError`` for other failures; either way no
     temp file is left and ``path`` keeps its old content."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if callable(content):
-                content(f)
-            else:
-                f.write(content.encode("utf-8") if isinstance(content, str) else content)
-            f.flush()
-            if fsync:
-                os.fsync(f.fileno())
-        os.chmod(tmp, _MODE)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if is_disk_full(exc):
-            raise DiskFullError(path) from exc
-        raise
-    return path
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        if callable(content):
+            content(f)
+        else:
+            f.write(content.encode("utf-8") if isinstance(content, str) else content)
+        f.flush()
+        if fsync:
+            os.fsync(f.fileno())
+    return Path(path)
 
 
 def is_temp(name: str) -> bool:
