@@ -78,7 +78,7 @@ def _one_error_line(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--recipe", "dcgann"], "unknown recipe 'dcgann'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, wgangp"),
+    (["--recipe", "dcgann"], "unknown recipe 'dcgann'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, r3gan, wgangp"),
     (["--size", "48"], "--size 48 is not allowed; choices: 32, 64, 128, 256"),
     (["--batch", "0"], "--batch must be >= 1; got 0"),
     (["--steps", "0"], "--steps must be >= 1; got 0"),

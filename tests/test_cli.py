@@ -94,7 +94,7 @@ def test_checkpoint_of_another_recipe(tmp_path: Path, images: Path, capsys: pyte
                                    str(tmp_path / "other.pt")])
     assert "written by recipe 'nosuchgan'; expected 'dcgan'" in line
     line = one_line_error(capsys, ["sample", str(tmp_path / "other.pt"), "--out", str(tmp_path / "g.png")])
-    assert "unknown recipe 'nosuchgan'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, wgangp" in line
+    assert "unknown recipe 'nosuchgan'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, r3gan, wgangp" in line
     checkpoint.save(run / "last.pt", ck)
     line = one_line_error(capsys, ["resume", str(run)])
     assert "recipe 'nosuchgan'" in line

@@ -51,7 +51,7 @@ def test_unknown_key_lists_valid_keys() -> None:
     ("data.channels=2", "data.channels must be 1 or 3; got 2"),
     ("train.device=gpu", "train.device must be auto, cpu, cuda, cuda:N or mps; got 'gpu'"),
     ("data.image_size=48", "data.image_size must be one of 16, 32, 64, 128, 256 for dcgan; got 48"),
-    ("recipe=vae", "unknown recipe 'vae'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, wgangp"),
+    ("recipe=vae", "unknown recipe 'vae'; choices: cdcgan, cgan, cyclegan, dcgan, mlp, pix2pix, r3gan, wgangp"),
 ])
 def test_bad_values_name_key_value_and_allowed(override: str, message: str) -> None:
     with pytest.raises(GanforgeError, match=message):

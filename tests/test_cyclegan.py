@@ -219,7 +219,10 @@ def test_presets_and_bad_settings(tmp_path: Path, capsys: pytest.CaptureFixture)
     assert (c.model.generator, c.model.norm, c.model.loss, c.model.lambda_a, c.model.lambda_identity,
             c.model.pool_size, c.model.d_layers) == ("resnet_9blocks", "instance", "lsgan", 10.0, 0.5, 50, 3)
     assert (c.data.load_size, c.data.image_size, c.data.crop, c.data.flip, c.train.batch_size, c.train.epochs,
-            c.optim.decay_epochs, c.optim.lr) == (286, 256, "random", True, 1, 200, 100, 2e-4)
+            c.optim.resolved_decay_epochs(c.train.epochs), c.optim.lr) == (286, 256, "random", True, 1, 200, 100, 2e-4)
+    # a shortened preset stays valid: the decay is a share of the run
+    short = resolve([presets.get("cyclegan").layer, {"train": {"epochs": 2}, "data": {"source": "builtin:pizza"}}])
+    assert short.optim.resolved_decay_epochs(short.train.epochs) == 1
     assert cfgs["cyclegan-dropout"].model.dropout == 0.2 and cfgs["cyclegan-pizza"].data.source == "builtin:pizza"
     assert presets.get("cyclegan").needs_data and not presets.get("cyclegan-pizza").needs_data
     line = one_line_error(capsys, ["train", "--out", str(tmp_path / "r"), *tiny_cli(**{"data.image_size": 18})])

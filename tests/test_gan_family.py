@@ -4,6 +4,7 @@ n_critic, EMA by hand, packing and minibatch-std shapes, option validation."""
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any
 
 import pytest
@@ -240,3 +241,28 @@ def test_recipe_defaults_lie_under_presets() -> None:
     assert cfg.model.loss == "wasserstein" and cfg.model.n_critic == 5 and cfg.model.resolved_gp == 10
     assert resolve([{"recipe": "wgangp"}, {"optim": {"lr": 3e-4}}]).optim.lr == 3e-4
     assert resolve([{"recipe": "dcgan"}]).model.resolved_gp == 0
+
+
+def test_lr_decay_is_a_share_of_the_run() -> None:
+    """optim.decay=0.5: constant for the first half of train.epochs, then linear towards 0 (the pix2pix policy, stepped
+    per epoch); a shortened run keeps the shape; optim.decay_epochs, when set, wins."""
+    r = make("mlp", **{"optim.decay": 0.5, "train.epochs": 4, "optim.lr": 1e-3})
+    lrs = []
+    for _ in range(4):
+        lrs.append(r.optimizers["g"].param_groups[0]["lr"])
+        with warnings.catch_warnings():  # stepped without training steps in between
+            warnings.simplefilter("ignore", UserWarning)
+            for s in r.schedulers.values():
+                s.step()
+    assert lrs == pytest.approx([1e-3, 1e-3, 1e-3 * 2 / 3, 1e-3 / 3])
+    cfg = resolve([{"recipe": "mlp", "optim": {"decay": 0.5, "decay_epochs": 3}, "train": {"epochs": 10}}])
+    assert cfg.optim.resolved_decay_epochs(10) == 3
+    flat = make("mlp", **{"train.epochs": 4, "optim.lr": 1e-3})  # no decay: the factor stays 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for _ in range(3):
+            for s in flat.schedulers.values():
+                s.step()
+    assert flat.optimizers["g"].param_groups[0]["lr"] == 1e-3
+    with pytest.raises(GanforgeError, match=r"optim.decay must be in \[0, 1\] \(a share of train.epochs\); got 1.5"):
+        make("mlp", **{"optim.decay": 1.5})

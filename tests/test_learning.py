@@ -32,7 +32,7 @@ def stats(x: torch.Tensor, real_mean_image: torch.Tensor) -> tuple[float, float]
 @pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
 def test_dcgan_learns_mnist_at_32x32() -> None:
     torch.manual_seed(0)
-    over = ["model.g_width=16", "model.d_width=16", "model.latent_dim=32", "train.batch_size=64",
+    over = ["model.g_width=16", "model.d_width=16", "model.latent_dim=32", "train.batch_size=64", "optim.lr=2e-4",
             f"data.source={MNIST}", "data.limit=12800"]
     cfg = resolve([get("dcgan-mnist").layer, *map(parse_override, over)])
     data = Data(cfg.data, cfg.train.batch_size, 0, torch.device("cpu"))
@@ -59,48 +59,56 @@ def test_dcgan_learns_mnist_at_32x32() -> None:
     assert spread > 0.4 * real_spread
 
 
-def class_template_hits(recipe, real: torch.Tensor, labels: torch.Tensor) -> int:
-    """For how many classes K the mean of 64 ``--class K`` samples correlates best with the mean real image
-    of class K (of the 10 class means): 10 when the samples follow their class, ~1 when they ignore it."""
+def class_accuracy(recipe, judge, per_class: int = 100) -> tuple[float, float]:
+    """(mean, smallest over classes) share of ``--class K`` samples that the judge classifier reads as K."""
     from ganforge.sampling import sample
 
-    means = torch.stack([real[labels == k].mean(0).flatten() for k in range(10)])
-    hits = 0
+    acc = []
     for k in range(10):
-        m = sample(recipe, 64, seed=1, label=k).mean(0).flatten()
-        hits += int(torch.corrcoef(torch.cat([m[None], means]))[0, 1:].argmax() == k)
-    return hits
+        logits = judge.features(sample(recipe, per_class, seed=1, label=k))[1]
+        acc.append(float((logits.argmax(1) == k).float().mean()))
+    return sum(acc) / len(acc), min(acc)
 
 
 @pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
-def test_conditional_gan_learns_the_classes_of_mnist() -> None:
+def test_conditional_gan_learns_the_classes_of_mnist(mnist_classifier: tuple) -> None:
+    """The cgan-mnist preset (projection + AC-GAN, batch 8), judged by ganforge's own held-out classifier."""
+    from ganforge.metrics.extractors import open_extractor
     from ganforge.recipes.gan import ConditionalGAN
 
+    judge = open_extractor(f"classifier:{mnist_classifier[0]}")
     torch.manual_seed(0)
-    cfg = resolve([get("cgan-mnist").layer, *map(parse_override, [f"data.source={MNIST}", "model.ema=0"])])
+    cfg = resolve([get("cgan-mnist").layer, parse_override(f"data.source={MNIST}")])
     data = Data(cfg.data, cfg.train.batch_size, 0, torch.device("cpu"))
     recipe = ConditionalGAN(cfg, DataInfo(1, 28, data.class_names), torch.device("cpu"))
-    real, labels = data.images[:10000].float() / 127.5 - 1, data.labels[:10000]
-    before = class_template_hits(recipe, real, labels)
+    before = class_accuracy(recipe, judge)
     batches = data.batches(0)
-    for _ in range(1750):  # measured: 1-3 classes of 10 at 1000-1250 steps, then 6-9 at 1500, 10 at 1750-2250
+    for _ in range(1500):  # measured over train.seed 0-2 with a 99.4% judge: 0.80-0.85 (smallest class 0.56-0.64)
         recipe.train_step(next(batches))
-    after = class_template_hits(recipe, real, labels)
-    print(f"classes whose --class K samples look most like class K: before {before}/10, after {after}/10")
-    assert before <= 3 and after >= 7
+    after = class_accuracy(recipe, judge)
+    print(f"--class K samples read as K: before {before[0]:.3f}, after 1500 steps {after[0]:.3f} (smallest {after[1]:.2f})")
+    assert before[0] < 0.25 and after[0] >= 0.65 and after[1] >= 0.3
 
 
-def test_mlp_gan_captures_the_modes_of_the_ring() -> None:
+def test_mlp_gan_puts_its_samples_on_the_modes_of_pacgans_ring() -> None:
+    """The toy-ring preset on PacGAN's ring (8 Gaussians of std 0.01 on the unit circle), a short run of it:
+    every mode covered and most samples *on* a mode (within 3 std), not on the bridges between them."""
     from ganforge.data.toy import mode_metrics
     from ganforge.recipes.gan import MLPGAN
 
     torch.manual_seed(0)
-    cfg = resolve([get("toy-ring").layer])
+    cfg = resolve([get("toy-ring").layer, parse_override("data.builtin_n=65536")])
     data = Data(cfg.data, cfg.train.batch_size, 0, torch.device("cpu"))
     recipe = MLPGAN(cfg, DataInfo(3, 32, None, 2), torch.device("cpu"))
+    metrics = lambda: mode_metrics(recipe.generate(recipe.sample_inputs(2500, seeded(2))).numpy(), data.toy)  # noqa: E731
+    before = metrics()
     batches = data.batches(0)
-    for _ in range(1024):  # 4 of the preset's 15 epochs
+    for _ in range(STEPS_RING):
         recipe.train_step(next(batches))
-    m = mode_metrics(recipe.generate(recipe.sample_inputs(2500, seeded(2))).numpy(), data.toy)
-    print(f"ring after 1024 steps: {m}")
-    assert m["modes"] >= 7 and m["high_quality"] > 0.2 and m["reverse_kl"] < 0.3
+    after = metrics()
+    print(f"ring before {before}, after {STEPS_RING} steps {after}")
+    assert before["high_quality"] < 0.05
+    assert after["modes"] == 8 and after["high_quality"] >= 0.5 and after["reverse_kl"] < 0.1
+
+
+STEPS_RING = 3000  # of the preset's 81,920

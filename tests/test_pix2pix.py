@@ -213,7 +213,10 @@ def test_presets_resolve_to_the_paper_setup() -> None:
         ("unet_256", 3, "batch", 100.0, "nonsaturating")
     assert (f.data.direction, f.data.load_size, f.data.image_size, f.data.crop, f.data.flip, f.data.resize) == \
         ("BtoA", 286, 256, "random", True, "stretch")
-    assert (f.optim.lr, f.optim.beta1, f.optim.beta2, f.optim.decay_epochs) == (2e-4, 0.5, 0.999, 100)
+    assert (f.optim.lr, f.optim.beta1, f.optim.beta2, f.optim.resolved_decay_epochs(f.train.epochs)) == \
+        (2e-4, 0.5, 0.999, 100)
+    short = resolve([presets.get("pix2pix-facades").layer, {"train": {"epochs": 2}}])  # stays valid when shortened
+    assert short.optim.resolved_decay_epochs(2) == 1
     assert (f.train.batch_size, f.train.epochs) == (1, 200)
     assert cfgs["pix2pix-facades-no-l1"].model.lambda_l1 == 0.0
     assert cfgs["pix2pix-l1-only"].model.lambda_gan == 0.0

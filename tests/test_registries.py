@@ -128,6 +128,8 @@ def synthetic(needs: frozenset[str]) -> Inputs:
 
         x.toy = parse_toy("ring")
         x.points = x.toy.sample(500, 0)
+    if "channels" in needs:
+        x.channel_logits = rng.normal(size=(60, 3, 10))
     return x
 
 

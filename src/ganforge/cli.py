@@ -74,9 +74,11 @@ def _finish(t: Any) -> int:
     if not t.main:  # torchrun: rank 0 speaks for the run
         status = t.fit()
         return 0 if status == "done" else 130 if status == "SIGINT" else 143
+    decay = t.cfg.optim.resolved_decay_epochs(t.cfg.train.epochs) if t.recipe.schedulers else 0  # linear-decay recipes
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
-          f"run dir {t.run_dir}", file=sys.stderr)
+          + (f"lr decaying linearly over the last {decay} of {t.cfg.train.epochs} epochs, " if decay else "")
+          + f"run dir {t.run_dir}", file=sys.stderr)
     status = t.fit()
     if status != "done":
         print(f"ganforge: stopped by {status} at step {t.step}; saved {t.run_dir / 'last.pt'}; "
@@ -179,10 +181,12 @@ def _print_rows(rows: list[dict]) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import eval_log
     from . import evaluate as ev
-    from .metrics import parse_metrics
+    from .metrics import parse_metrics, sample_count
     from .metrics.extractors import open_extractor
 
     metrics = parse_metrics(args.metrics)
+    if args.n is None:
+        args.n = sample_count(metrics)
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.fake:
@@ -450,7 +454,7 @@ def add_evaluate(sub: Any) -> None:
     e.add_argument("--fake", help="a folder of generated images (with --real DIR; no run needed)")
     e.add_argument("--extractor", default="inception", help="inception (default) or classifier:PATH")
     e.add_argument("--weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
-    e.add_argument("--n", type=int, default=10000, help="images per set (default 10000)")
+    e.add_argument("--n", type=int, help="images per set (default 10000; 26000 with --metrics modes, the papers' count)")
     e.add_argument("--checkpoints", choices=["last", "best", "all"], default="last")
     e.add_argument("--seed", type=_seed, default=0)
     e.add_argument("--size", type=int, default=64, help="--fake/--real folders: image size (default 64)")

@@ -37,7 +37,7 @@ class DataConfig:
     flip: bool = False  # random horizontal flip per image, per batch
     channels: int = 3  # 1 (grayscale) or 3 (RGB); inputs are converted
     limit: int = 0  # use at most this many images (0 = all)
-    builtin_n: int = 4096  # number of images a builtin:NAME dataset generates
+    builtin_n: int = 0  # images (points) a generated data set makes; 0 = its own default (BUILTIN_N, stacked-mnist 128,000)
     builtin_seed: int = 0  # seed of the procedural generator (independent of train.seed)
     in_memory: Literal["auto", "yes", "no"] = "auto"  # decode once into a uint8 tensor
     in_memory_limit_mb: int = 4096  # auto: in memory when the decoded set is smaller than this
@@ -54,6 +54,10 @@ class DataConfig:
     def resolved_load_size(self) -> int:
         return self.load_size or self.image_size
 
+    def generated(self, default: int = 4096) -> int:
+        """How many images (points) a generated data set makes: ``builtin_n``, else the source's default."""
+        return self.builtin_n or default
+
 
 @dataclass(frozen=True)
 class OptimConfig:
@@ -64,11 +68,16 @@ class OptimConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     weight_decay: float = 0.0
-    decay_epochs: int = 0  # linear decay of the lr to 0 over the last decay_epochs of train.epochs (pix2pix/CycleGAN)
+    decay: float = 0.0  # linear decay of the lr to 0 over this share of train.epochs, at the end (0.5: the last half)
+    decay_epochs: int = 0  # the same as a number of epochs; when set (> 0) it wins over optim.decay
 
     @property
     def resolved_lr_d(self) -> float:
         return self.lr_d or self.lr
+
+    def resolved_decay_epochs(self, epochs: int) -> int:
+        """Epochs at the end of a run of ``epochs`` over which the lr decays (a share scales with the run)."""
+        return self.decay_epochs or round(self.decay * epochs)
 
 
 @dataclass(frozen=True)
@@ -339,7 +348,7 @@ def validate(cfg: Config) -> None:
                             f"(for a run of a fixed length use train.steps)")
     if t.steps > MAX_STEPS:
         raise GanforgeError(f"config key train.steps={t.steps} is more than any run needs; at most {MAX_STEPS}")
-    positive("data.builtin_n", d.builtin_n)
+    positive("data.builtin_n", d.builtin_n, allow_zero=True)
     for k in ("epochs", "batch_size", "log_every", "n_samples"):
         positive(f"train.{k}", getattr(t, k))
     for k in ("steps", "keep_checkpoints", "val_images"):
@@ -349,6 +358,8 @@ def validate(cfg: Config) -> None:
     positive("optim.lr", o.lr)
     positive("optim.lr_d", o.lr_d, allow_zero=True)
     positive("optim.decay_epochs", o.decay_epochs, allow_zero=True)
+    if not 0 <= o.decay <= 1:
+        raise GanforgeError(f"config key optim.decay must be in [0, 1] (a share of train.epochs); got {o.decay!r}")
     if o.decay_epochs > t.epochs:
         raise GanforgeError(f"config key optim.decay_epochs ({o.decay_epochs}) must be <= train.epochs ({t.epochs})")
     for k in ("beta1", "beta2"):

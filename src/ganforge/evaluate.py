@@ -136,16 +136,31 @@ def evaluate_checkpoint(path: str | Path, metrics: list[str], ex: Extractor | No
     proto.update(describe(ex))
     if recipe.kind is Kind.TRANSLATOR:
         return {**row, **_translation_scores(recipe, cfg, metrics, ex, n, seed, dev, proto), "protocol": proto}
-    spec = real or cfg.data.source
-    data, used_split = _real_split(spec, split, cfg.data, n, dev)
-    *r, real_labels = real_features(ex, data, n)
-    f = _features(ex, _generated(recipe, n, seed))
-    row.update(distribution_scores(ex, metrics, (r[0], r[1]), f, seed))
-    proto.update(n_real=len(r[0]), n_fake=len(f[0]), real=data.description, split=used_split, resize="shorter side, "
-                 "centre crop (bicubic)" + (", then bilinear to 299 (Inception)" if ex.name == "inception" else ""))
-    if "acc" in metrics:
-        row.update(_class_accuracy(recipe, ex, n, seed, (r[0], r[1]), real_labels))
+    needs = set().union(*(METRICS.get(m).needs for m in metrics))
+    if needs & {"real", "fake", "classes"}:
+        spec = real or cfg.data.source
+        data, used_split = _real_split(spec, split, cfg.data, n, dev)
+        *r, real_labels = real_features(ex, data, n)
+        f = _features(ex, _generated(recipe, n, seed))
+        row.update(distribution_scores(ex, metrics, (r[0], r[1]), f, seed))
+        proto.update(n_real=len(r[0]), n_fake=len(f[0]), real=data.description, split=used_split, resize="shorter side, "
+                     "centre crop (bicubic)" + (", then bilinear to 299 (Inception)" if ex.name == "inception" else ""))
+        if "acc" in metrics:
+            row.update(_class_accuracy(recipe, ex, n, seed, (r[0], r[1]), real_labels))
+    if "channels" in needs:
+        row.update(_channel_modes(recipe, ex, n, seed))
+        proto.update(n_fake=n, modes="each channel read as a grey image by the extractor")
     return {**row, "protocol": proto}
+
+
+def _channel_modes(recipe: Any, ex: Extractor, n: int, seed: int) -> dict[str, float]:
+    """The metric ``modes``: the extractor's class logits of each colour channel of ``n`` samples."""
+    logits = []
+    for x in _generated(recipe, n, seed):
+        b, c = x.shape[:2]
+        _, lg = ex.features(x.reshape(b * c, 1, *x.shape[2:]))  # each channel as a grey image
+        logits.append(lg.numpy().reshape(b, c, -1))
+    return METRICS.get("modes").compute(Inputs(seed=seed, channel_logits=np.concatenate(logits)))
 
 
 def _real_split(spec: str, split: str | None, dcfg: DataConfig, n: int, dev: torch.device) -> tuple[Data, str]:

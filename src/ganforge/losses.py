@@ -1,5 +1,5 @@
 """Adversarial losses as pure functions on discriminator logits, named by who minimises them, and the
-gradient penalties (WGAN-GP, R1).
+gradient penalties (WGAN-GP, R1, R2).
 
 Each adversarial loss is a pair ``(d_loss(real_logits, fake_logits, real_target), g_loss(fake_logits))``
 registered in ``LOSSES`` under the name the config uses (``model.loss``):
@@ -14,6 +14,13 @@ registered in ``LOSSES`` under the name the config uses (``model.loss``):
 - ``wasserstein`` (Arjovsky et al. 2017; Gulrajani et al. 2017): the critic minimises
   E[D(G(z))] - E[D(x)], G minimises -E[D(G(z))]. It needs a Lipschitz constraint: recipes add
   ``gradient_penalty`` with weight 10 unless told otherwise.
+
+Not registered (its generator loss needs the real logits, which the registry's ``g(fake_logits)`` does not take):
+
+- ``rpgan``, the relativistic pairing GAN (Jolicoeur-Martineau 2019; R3GAN, Huang et al. 2024, section 2, with
+  f = softplus(-t) as in brownvc/R3GAN R3GAN/Trainer.py): D minimises E[softplus(-(D(x) - D(G(z))))], G minimises
+  E[softplus(-(D(G(z)) - D(x)))], each real logit paired with the fake logit at the same batch position.
+  R3GAN adds R1 and R2 (``r1_penalty``, ``r2_penalty``) to D's loss with weight gamma/2.
 
 ``real_target`` below 1 is one-sided label smoothing (Salimans et al. 2016, section 3.4): only the real
 target moves; it exists for the losses that have a target (nonsaturating, minimax, lsgan).
@@ -73,6 +80,25 @@ def d_loss_hinge(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_targ
 def g_loss_critic(fake_logits: torch.Tensor) -> torch.Tensor:
     """Generator against a critic (hinge and Wasserstein): -E[D(G(z))]."""
     return -fake_logits.mean()
+
+
+def _check_pairs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> None:
+    if real_logits.shape != fake_logits.shape:
+        raise ValueError(f"relativistic pairing needs real and fake logits of one shape, got {tuple(real_logits.shape)} "
+                         f"and {tuple(fake_logits.shape)}")
+
+
+def d_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing, D's side: E[softplus(-(D(x_i) - D(G(z_i))))], the pairs taken element-wise."""
+    _check_pairs(real_logits, fake_logits)
+    return F.softplus(-(real_logits.float() - fake_logits.float())).mean()
+
+
+def g_loss_rpgan(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """Relativistic pairing, G's side: E[softplus(-(D(G(z_i)) - D(x_i)))] (the real logits carry no gradient to G's
+    parameters but do shape its loss)."""
+    _check_pairs(real_logits, fake_logits)
+    return F.softplus(-(fake_logits.float() - real_logits.float())).mean()
 
 
 def d_loss_wasserstein(real_logits: torch.Tensor, fake_logits: torch.Tensor, real_target: float = 1.0) -> torch.Tensor:
@@ -136,3 +162,10 @@ def r1_penalty(real_logits: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     """R1 (Mescheder et al. 2018, eq. 9 without the gamma/2 factor): E[||grad D(x)||^2] on real data.
     ``real`` must have had ``requires_grad_(True)`` before ``real_logits = D(real)``."""
     return (_input_grad_norms(real_logits, real) ** 2).mean()
+
+
+def r2_penalty(fake_logits: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """R2 (Mescheder et al. 2018, eq. 10; R3GAN's second penalty): E[||grad D(x)||^2] on generated data, with
+    ``r1_penalty``'s convention (no gamma/2 factor: R3GAN's D loss adds gamma/2 * (R1 + R2)). ``fake`` must be
+    detached from G and have had ``requires_grad_(True)`` before ``fake_logits = D(fake)``."""
+    return (_input_grad_norms(fake_logits, fake) ** 2).mean()

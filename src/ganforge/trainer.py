@@ -159,8 +159,9 @@ class Trainer:
         recipe_cls = RECIPES.get(cfg.recipe)
         self.data = open_data(cfg.data, t.batch_size, t.seed, self.device, recipe_cls.data_kind,
                               shard=(self.world.rank, self.world.size))
+        self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
         self.info = DataInfo(cfg.data.channels, cfg.data.image_size, self.data.class_names, self.data.points_dim,
-                             self.data.input_channels)
+                             self.data.input_channels, self.total_steps)
         self.recipe: Recipe = recipe_cls.build(cfg, self.info, self.device)
         self.val: Any = None  # validation data of translation recipes: scored and previewed every epoch (rank 0)
         if self.data.has_targets and t.val_images and cfg.data.val_split != "none" and self.main:
@@ -179,7 +180,6 @@ class Trainer:
             from .metrics.extractors import open_extractor
 
             self.extractor = open_extractor(cfg.eval.extractor, cfg.eval.weights or None, self.device)
-        self.total_steps = t.steps or t.epochs * self.data.steps_per_epoch
         try:
             self._load(init, resume)
         except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:

@@ -234,7 +234,7 @@ def _builtin_pairs(cfg: DataConfig, part: str) -> Source:
         raise GanforgeError(f"data.pairs={cfg.pairs} needs pair files; builtin data gives pairs with data.pairs=colorize "
                             f"or edges")
     name = cfg.source.split(":", 1)[1]
-    n, seed = (cfg.builtin_n, cfg.builtin_seed) if part == "train" else (cfg.limit or 64, cfg.builtin_seed + 7919)
+    n, seed = (cfg.generated(), cfg.builtin_seed) if part == "train" else (cfg.limit or 64, cfg.builtin_seed + 7919)
     images = BUILTIN_DATA.get(name)(n=n, size=cfg.resolved_load_size, seed=seed).images
     arr = np.stack([_join(*_derive(Image.fromarray(im), mode, cfg), cfg) for im in images])
     return Source(f"builtin:{name} {mode} pairs ({n}, seed {seed})", f"builtin|pairs|{name}|{n}|{seed}", array=arr,

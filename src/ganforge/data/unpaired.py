@@ -46,7 +46,7 @@ def domain_configs(cfg: DataConfig, part: str) -> tuple[DataConfig, DataConfig] 
                                 f"{', '.join('builtin:' + n for n in BUILTIN_DOMAINS)}")
         a, b = BUILTIN_DOMAINS[name]
         seed = cfg.builtin_seed if part == "train" else cfg.builtin_seed + 7919
-        n = cfg.builtin_n if part == "train" else (cfg.limit or 64)
+        n = cfg.generated() if part == "train" else (cfg.limit or 64)
         return (replace(cfg, source=f"builtin:{a}", builtin_seed=seed, builtin_n=n),
                 replace(cfg, source=f"builtin:{b}", builtin_seed=seed + 1, builtin_n=n))
     if cfg.source_b:

@@ -18,8 +18,9 @@ from ..registry import Registry
 
 # What a metric may need: features and logits of real and of generated images (``real``, ``fake``), the
 # generated images of each class of a conditional model (``classes``), outputs with their targets (``pairs``),
-# generated 2-D points with the distribution that drew the data (``points``).
-NEEDS = ("real", "fake", "classes", "pairs", "points")
+# generated 2-D points with the distribution that drew the data (``points``), the extractor's class logits of each
+# colour channel of generated images read as a grey image of its own (``channels``: StackedMNIST).
+NEEDS = ("real", "fake", "classes", "pairs", "points", "channels")
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Inputs:
     targets: Any = None  # pairs: their targets
     points: Any = None  # points: generated (N, 2)
     toy: Any = None  # points: the toy distribution of the data
+    channel_logits: Any = None  # channels: (N, C, K) class logits of each channel of N generated images
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Metric:
     higher_is_better: bool | None = None  # the direction of its ranking key; None: it never ranks checkpoints
     ranks: Callable[[str], bool] | None = None  # which result keys are its ranking key (FID, FD[...], AtoB:FID...)
     selectable: bool = True  # named in --metrics (False: computed whenever its needs are met, e.g. paired scores)
+    default_n: int | None = None  # samples `ganforge evaluate` draws when --n is not given (the paper's protocol)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,6 +80,12 @@ def parse_metrics(text: str, key: str = "--metrics") -> list[str]:
     if bad or not names:
         raise GanforgeError(f"{key} {text!r}: unknown {', '.join(bad) or 'empty list'}; choices: {', '.join(allowed)}")
     return names
+
+
+def sample_count(metrics: list[str], fallback: int = 10_000) -> int:
+    """How many samples ``ganforge evaluate`` draws when --n is not given: the largest count a requested metric's
+    protocol asks for (``modes``: the papers' 26,000), else ``fallback``."""
+    return max([METRICS.get(m).default_n or fallback for m in metrics] or [fallback])
 
 
 def check_count(metric: Metric, n_real: int, n_fake: int) -> None:

@@ -1,5 +1,6 @@
 """The distribution metrics over an extractor's features: FID/FD, KID, IS and precision/recall (the math is in
-``scores.py``); each result key is named by the extractor's protocol (FID or FD[classifier:NAME], ...)."""
+``scores.py``), and ``conf``, how the extractor's classifier reads the generated images; each result key is named
+by the extractor's protocol (FID or FD[classifier:NAME], ...)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,17 @@ def _pr(x: Inputs) -> dict[str, float]:
     return {"precision": p, "recall": r}
 
 
+def _conf(x: Inputs) -> dict[str, float]:
+    import numpy as np
+
+    logits = np.asarray(x.fake[1], dtype=np.float64)
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    shares = np.bincount(p.argmax(1), minlength=p.shape[1]) / len(p)
+    return {"confidence": float(p.max(1).mean()), "class_share_min": float(shares.min()),
+            "class_share_max": float(shares.max())}
+
+
 def _is_fd_key(key: str) -> bool:
     k = key.split(":", 1)[1] if key.startswith(("AtoB:", "BtoA:")) else key  # CycleGAN: one per direction
     return k == "FID" or (k.startswith("FD[") and k.endswith("]") and k.count("[") == 1)
@@ -46,3 +58,6 @@ register(Metric("kid", "kernel distance (unbiased, cubic kernel, 100 subsets of 
                 frozenset({"real", "fake"}), _kid, min_count=2))
 register(Metric("is", "Inception Score of the generated images (10 splits)", frozenset({"fake"}), _is, min_count=10))
 register(Metric("pr", "improved precision and recall (k = 3)", frozenset({"real", "fake"}), _pr, min_count=4))
+register(Metric("conf", "how a classifier reads the generated images: its mean confidence (top softmax) and the "
+                "smallest and largest share of a class (a uniform class mix: 1/K each)", frozenset({"fake"}), _conf,
+                min_count=1))

@@ -19,7 +19,8 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .base import NETS
-from .layers import MinibatchStd, check_latent, check_input, init_normal, norm_2d, pack, spectral_normalize, with_labels
+from .layers import (ClassHeads, MinibatchStd, check_condition, check_input, check_latent, init_normal, norm_2d, pack,
+                     spectral_normalize, with_labels)
 
 SIZES = (16, 32, 64, 128, 256)
 
@@ -75,12 +76,15 @@ class DCGANDiscriminator(nn.Module):
     (PacGAN), ``minibatch_std`` (a std feature map before the last conv), ``spectral_norm``."""
 
     def __init__(self, width: int = 64, channels: int = 3, image_size: int = 64, norm: str = "batch",
-                 n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False) -> None:
+                 n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False,
+                 condition: str = "concat", aux_classes: int = 0) -> None:
         super().__init__()
-        self.image_size, self.channels, self.n_classes, self.packing = image_size, channels, n_classes, packing
+        check_condition(condition, n_classes, packing, aux_classes)
+        self.image_size, self.channels, self.packing = image_size, channels, packing
+        self.n_classes = n_classes if condition == "concat" else 0  # the label maps fed in with the image
         n = n_stages(image_size)
         ch = width
-        layers: list[nn.Module] = [nn.Conv2d((channels + n_classes) * packing, ch, 4, 2, 1, bias=False),
+        layers: list[nn.Module] = [nn.Conv2d((channels + self.n_classes) * packing, ch, 4, 2, 1, bias=False),
                                    nn.LeakyReLU(0.2, True)]
         for _ in range(n - 1):
             layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=norm == "none"), norm_2d(norm, ch * 2), nn.LeakyReLU(0.2, True)]
@@ -89,11 +93,23 @@ class DCGANDiscriminator(nn.Module):
             layers += [MinibatchStd()]
         layers += [nn.Conv2d(ch + int(minibatch_std), 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)
+        # the last conv reads a (ch, 4, 4) map: the class heads read it flattened
+        self.heads = ClassHeads((ch + int(minibatch_std)) * 16, n_classes, condition == "projection", aux_classes) \
+            if condition != "concat" or aux_classes else None
         init_normal(self)
+        if self.heads is not None and self.heads.embed is not None:
+            nn.init.zeros_(self.heads.embed.weight)
         if spectral_norm:
             spectral_normalize(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_with_classes(x, y)[0]
+
+    def forward_with_classes(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N/m,) logits and, with an AC-GAN head, (N, K) class logits (else None)."""
         check_input(x, "discriminator", self.channels, self.image_size)
         h = pack(with_labels(x, y, self.n_classes), self.packing)  # (N/m, m*(C+K), S, S)
-        return self.main(h).flatten()  # (N/m, 1, 1, 1) -> (N/m,) logits
+        if self.heads is None:
+            return self.main(h).flatten(), None  # (N/m, 1, 1, 1) -> (N/m,) logits
+        features = self.main[:-1](h)  # (N, C', 4, 4)
+        return self.heads(features, self.main[-1](features).flatten(), y)

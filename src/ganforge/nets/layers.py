@@ -82,9 +82,10 @@ class EMA:
         self.net = copy.deepcopy(net).requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, net: nn.Module) -> None:
+    def update(self, net: nn.Module, decay: float | None = None) -> None:
+        """One averaging step; ``decay`` given: that decay this step (a recipe's own schedule), else the ramp."""
         self.updates += 1
-        d = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        d = min(self.decay, (1 + self.updates) / (10 + self.updates)) if decay is None else decay
         ema_p = [p for p in self.net.parameters()]
         torch._foreach_lerp_(ema_p, [p.detach() for p in net.parameters()], 1.0 - d)
         for b_ema, b in zip(self.net.buffers(), net.buffers()):
@@ -119,6 +120,43 @@ def with_labels(x: torch.Tensor, y: torch.Tensor | None, n_classes: int) -> torc
     if x.dim() == 4:
         h = h[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
     return torch.cat([x, h], 1)
+
+
+CONDITIONS = ("concat", "projection")
+
+
+def check_condition(condition: str, n_classes: int, packing: int, aux_classes: int) -> None:
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition {condition!r}; choices: {', '.join(CONDITIONS)}")
+    if (condition == "projection" or aux_classes) and packing > 1:
+        raise ValueError("a projection or AC-GAN head reads one sample's features: it needs packing 1")
+    if condition == "projection" and not n_classes:
+        raise ValueError("a projection discriminator needs n_classes > 0")
+
+
+class ClassHeads(nn.Module):
+    """What a conditional discriminator adds at its end, on the features ``h`` that its last layer reads:
+
+    * ``projection`` (Miyato & Koyama 2018, eq. 3): the logit gains <embed(y), h>, a learned inner product of the
+      class embedding with the features (instead of feeding the label in with the image);
+    * ``aux_classes`` (AC-GAN, Odena et al. 2017): a linear classifier of ``h`` whose class logits the recipe
+      trains with cross-entropy.
+    Both read the flattened features; the embedding starts at zero (the projection term starts silent)."""
+
+    def __init__(self, features: int, n_classes: int, projection: bool, aux_classes: int) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(n_classes, features) if projection else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
+        self.aux = nn.Linear(features, aux_classes) if aux_classes else None
+
+    def forward(self, h: torch.Tensor, logits: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        flat = h.flatten(1)  # (N, F)
+        if self.embed is not None:
+            if y is None:
+                raise ValueError("a projection discriminator needs the labels y")
+            logits = logits + (self.embed(y) * flat).sum(1)
+        return logits, (self.aux(flat) if self.aux is not None else None)
 
 
 def pack(x: torch.Tensor, m: int) -> torch.Tensor:

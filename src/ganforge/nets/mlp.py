@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .base import NETS
-from .layers import MinibatchStd, check_latent, pack, spectral_normalize, with_labels
+from .layers import ClassHeads, MinibatchStd, check_condition, check_latent, pack, spectral_normalize, with_labels
 
 
 @NETS.register(  # no published reference count: the seeds' dense GAN is counted by hand in test_gan_family
@@ -48,10 +48,14 @@ class MLPGenerator(nn.Module):
 class MLPDiscriminator(nn.Module):
     def __init__(self, in_shape: tuple[int, ...] = (1, 28, 28), hidden: tuple[int, ...] = (1024, 512, 256),
                  n_classes: int = 0, packing: int = 1, minibatch_std: bool = False, spectral_norm: bool = False,
-                 dropout: float = 0.0) -> None:
+                 dropout: float = 0.0, condition: str = "concat", aux_classes: int = 0) -> None:
+        """``condition``: how the label enters a conditional D: ``concat`` (one-hot appended to the input, Mirza &
+        Osindero) or ``projection`` (Miyato & Koyama); ``aux_classes`` > 0 adds an AC-GAN class head."""
         super().__init__()
-        self.in_shape, self.n_classes, self.packing = tuple(in_shape), n_classes, packing
-        width = (math.prod(in_shape) + n_classes) * packing
+        check_condition(condition, n_classes, packing, aux_classes)
+        self.in_shape, self.packing = tuple(in_shape), packing
+        self.n_classes = n_classes if condition == "concat" else 0  # the classes fed in with the input
+        width = (math.prod(in_shape) + self.n_classes) * packing
         layers: list[nn.Module] = []
         for h in hidden:
             layers += [nn.Linear(width, h), nn.LeakyReLU(0.2, True), *([nn.Dropout(dropout)] if dropout else [])]
@@ -60,12 +64,21 @@ class MLPDiscriminator(nn.Module):
             layers += [MinibatchStd()]
         layers += [nn.Linear(width + int(minibatch_std), 1)]
         self.main = nn.Sequential(*layers)  # PyTorch's default init, as the MLP GAN code the seeds follow
+        self.heads = ClassHeads(width + int(minibatch_std), n_classes, condition == "projection", aux_classes) \
+            if condition != "concat" or aux_classes else None
         if spectral_norm:
             spectral_normalize(self)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_with_classes(x, y)[0]
+
+    def forward_with_classes(self, x: torch.Tensor, y: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N/m,) logits and, with an AC-GAN head, (N, K) class logits (else None)."""
         if tuple(x.shape[1:]) != self.in_shape:
             raise ValueError(f"discriminator expects input of shape (N, {', '.join(map(str, self.in_shape))}), "
                              f"got {tuple(x.shape)}")
         h = pack(with_labels(x.flatten(1), y, self.n_classes), self.packing)  # (N/m, m*(F+K))
-        return self.main(h).flatten()  # (N/m,) logits
+        if self.heads is None:
+            return self.main(h).flatten(), None
+        features = self.main[:-1](h)  # (N, F'): what the last layer reads
+        return self.heads(features, self.main[-1](features).flatten(), y)

@@ -47,6 +47,7 @@ class DataInfo:
     class_names: tuple[str, ...] | None = None
     points: int = 0  # dimension of point data (2-D toys); 0 = images
     input_channels: int = 0  # translation recipes: channels of the input images (the output has ``channels``)
+    steps: int = 0  # training steps the run will take (recipes with schedules over the run); 0 = not training
 
 
 class Recipe:
@@ -208,7 +209,12 @@ class Recipe:
         for k, opt in self.optimizers.items():
             speed.keep_implementation(opt, state["optimizers"][k])
         for k, sch in self.schedulers.items():
-            sch.load_state_dict(state["schedulers"][k])
+            if k in state.get("schedulers", {}):  # checkpoints of older versions had none without a decay
+                sch.load_state_dict(state["schedulers"][k])
+            # the lr of this run's plan at the epoch reached: a run resumed with another train.epochs decays as a run
+            # of that length would (the optimizer state holds the lr of the old plan)
+            for group, base, fn in zip(sch.optimizer.param_groups, sch.base_lrs, sch.lr_lambdas):
+                group["lr"] = base * fn(sch.last_epoch)
         if "noise_rng" in state:
             try:
                 self.noise_gen.set_state(state["noise_rng"].cpu())
@@ -221,14 +227,14 @@ class Recipe:
 
 def linear_decay(optimizers: dict[str, torch.optim.Optimizer], cfg: Config) -> dict[str, Any]:
     """The pix2pix/CycleGAN schedule (the reference's 'linear' policy): the lr stays constant for
-    ``train.epochs - optim.decay_epochs`` epochs, then falls linearly; in epoch e (0-based) it is scaled by
-    1 - max(0, e + 1 - n_const) / (decay_epochs + 1). Stepped once per epoch; none when decay_epochs is 0."""
-    n_decay = cfg.optim.decay_epochs
-    if not n_decay:
-        return {}
+    ``train.epochs - n_decay`` epochs, then falls linearly; in epoch e (0-based) it is scaled by
+    1 - max(0, e + 1 - n_const) / (n_decay + 1), n_decay = optim.decay_epochs, else optim.decay x train.epochs.
+    Stepped once per epoch. With n_decay 0 the factor is 1 throughout, but the schedulers exist all the same: a run
+    resumed with more epochs (``resume RUN train.epochs=N``) may then decay, and finds their state in the checkpoint."""
+    n_decay = cfg.optim.resolved_decay_epochs(cfg.train.epochs)
     n_const = cfg.train.epochs - n_decay
 
     def factor(epoch: int) -> float:
-        return 1.0 - max(0, epoch + 1 - n_const) / (n_decay + 1)
+        return 1.0 - max(0, epoch + 1 - n_const) / (n_decay + 1) if n_decay else 1.0
 
     return {k: torch.optim.lr_scheduler.LambdaLR(opt, factor) for k, opt in optimizers.items()}

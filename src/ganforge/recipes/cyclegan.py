@@ -9,8 +9,8 @@ Objective (eq. 3 and section 7.1 of the paper), with least-squares adversarial l
 One step, as the reference implementation (junyanz/pytorch-CycleGAN-and-pix2pix) does it: both generators
 in one Adam step with D frozen; then both discriminators in one Adam step, each on real images and on a
 fake drawn through a history pool of 50 generated images (Shrivastava et al.), the D loss halved. The
-least-squares losses are the reference's plain MSE. Learning rate: constant, then linear decay to 0 over
-``optim.decay_epochs``.
+least-squares losses are the reference's plain MSE. Learning rate: constant, then linear decay to 0 over the
+last half of the run (``optim.decay`` 0.5, as pix2pix).
 """
 
 from __future__ import annotations
@@ -235,7 +235,6 @@ for _name, _preset in {
                              "a few minutes on 2 CPU cores",
                              {**_cyclegan("builtin:pizza", generator="resnet_6blocks", g_width=16, d_width=16),
                               "data": {"source": "builtin:pizza", "image_size": 64, "load_size": 72, "builtin_n": 512},
-                              "train": {"epochs": 4, "batch_size": 4, "log_every": 16, "n_samples": 4},
-                              "optim": {"decay_epochs": 2}}),
+                              "train": {"epochs": 4, "batch_size": 4, "log_every": 16, "n_samples": 4}}),
 }.items():
     PRESETS.add(_name, _preset)

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from ..augment import AugmentOptions, Augmenter
+from ..augment import check_options as check_augment
 from ..config import Config
 from ..errors import GanforgeError
 from ..losses import LOSSES, gradient_penalty, r1_penalty
@@ -31,8 +34,8 @@ from .base import RECIPES, DataInfo, Recipe, linear_decay
 
 
 @dataclass(frozen=True)
-class GANOptions:
-    """The loss and regularizer toolbox, part of every GAN recipe's ``model`` section."""
+class GANOptions(AugmentOptions):
+    """The loss and regularizer toolbox, part of every GAN recipe's ``model`` section (with augmentation)."""
 
     loss: str = "nonsaturating"  # adversarial loss: a name registered in losses.LOSSES
     gp: float | None = None  # gradient penalty weight; None = 10 with the wasserstein loss, else 0
@@ -45,6 +48,12 @@ class GANOptions:
     minibatch_std: bool = False  # minibatch standard deviation feature before D's last layer
     g_dropout: float = 0.0  # dropout after each hidden G layer (training only)
     ema: float = 0.0  # decay of the moving average of G's weights used for sampling; 0 = off
+    # Conditional recipes (cgan, cdcgan): how D takes the label. concat = the label appended to D's input (Mirza &
+    # Osindero, the seeds'); projection = <embed(y), features> added to D's logit (Miyato & Koyama 2018). ac_weight > 0
+    # adds an auxiliary classifier to D (AC-GAN, Odena et al. 2017): D and G also minimise ac_weight x the
+    # cross-entropy of the class on real (D) and generated (D and G) images.
+    d_condition: Literal["concat", "projection"] = "concat"
+    ac_weight: float = 0.0
 
     @property
     def resolved_gp(self) -> float:
@@ -79,9 +88,18 @@ class WGANGPConfig(GANOptions):
     d_norm: Literal["batch", "layer", "none"] = "layer"
 
 
-def _check_options(cfg: Config) -> None:
+def _check_options(cfg: Config, conditional: bool) -> None:
     """Bad toolbox settings as one-line errors, before anything is built."""
     m = cfg.model
+    check_augment(m)
+    if (m.d_condition != "concat" or m.ac_weight) and not conditional:
+        raise GanforgeError(f"model.d_condition={m.d_condition} / model.ac_weight={m.ac_weight} are for conditional "
+                            f"recipes (cgan, cdcgan); recipe {cfg.recipe} is unconditional")
+    if m.ac_weight < 0:
+        raise GanforgeError(f"config key model.ac_weight must be >= 0; got {m.ac_weight}")
+    if (m.d_condition == "projection" or m.ac_weight) and m.packing > 1:
+        raise GanforgeError("model.d_condition=projection and model.ac_weight read one sample's features: they need "
+                            f"model.packing=1; got {m.packing}")
     if m.loss not in LOSSES:
         raise GanforgeError(f"config key model.loss must be one of {', '.join(n for n, _ in LOSSES.items())}; "
                             f"got {m.loss!r}")
@@ -124,7 +142,7 @@ class GAN(Recipe):
 
     @classmethod
     def validate(cls, cfg: Config) -> None:
-        _check_options(cfg)
+        _check_options(cfg, cls.conditional)
 
     def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:
         super().__init__(cfg, data, device)
@@ -144,9 +162,32 @@ class GAN(Recipe):
         if self.ema is not None:
             self.nets["g_ema"] = self.ema.net
         self.d_updates = 0
+        self.augment = Augmenter(m, self.rand, cfg.train.batch_size)  # T in D(T(x)), for every image D sees
+        if self.augment.on and data.points:
+            raise GanforgeError(f"model.augment={m.augment} transforms images; the data is {data.points}-D points: "
+                                "use model.augment=none")
 
     def build_nets(self) -> tuple[nn.Module, nn.Module]:
         raise NotImplementedError
+
+    def _d_condition(self) -> dict[str, Any]:
+        """The discriminator's conditioning arguments beyond the seeds' concatenation (none by default)."""
+        m = self.cfg.model
+        if m.d_condition == "concat" and not m.ac_weight:
+            return {}
+        return {"condition": m.d_condition, "aux_classes": self.n_classes if m.ac_weight else 0}
+
+    def _judge(self, x: torch.Tensor, y: torch.Tensor | None, out: dict[str, torch.Tensor],
+               key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """D's logits of ``x`` and, with an AC-GAN head, ac_weight x the cross-entropy of its class (else 0)."""
+        m = self.cfg.model
+        x = self.augment(x)
+        if not m.ac_weight:
+            return self.d(x, y), torch.zeros((), device=x.device)
+        logits, classes = self.d.forward_with_classes(x, y)
+        ce = F.cross_entropy(classes.float(), y)
+        out[key] = ce.detach()
+        return logits, m.ac_weight * ce
 
     # ---------------------------------------------------------------------------------------------
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
@@ -169,14 +210,16 @@ class GAN(Recipe):
             real_in, fake_in = self._noisy(real), self._noisy(fake.detach())
             if m.r1:
                 real_in = real_in.detach().requires_grad_(True)
-            real_logits = self.d(real_in, y)
-            fake_logits = self.d(fake_in, y)
+            real_logits, ac_real = self._judge(real_in, y, out, "ac_real")
+            fake_logits, ac_fake = self._judge(fake_in, y, out, "ac_fake")
             loss_d = self.loss.d(real_logits, fake_logits, 1.0 - m.label_smoothing)
+            if m.ac_weight:
+                loss_d = loss_d + ac_real + ac_fake
             if penalties:
                 out["loss_d_adv"] = loss_d.detach()  # loss_d without the penalties
             if m.resolved_gp:
                 alpha = self.rand(real.shape[0])
-                gp = gradient_penalty(lambda x: self.d(x, y), real_in, fake_in, alpha)
+                gp = gradient_penalty(lambda x: self.d(self.augment(x), y), real_in, fake_in, alpha)
                 loss_d = loss_d + m.resolved_gp * gp
                 out["gp"] = gp.detach()
             if m.r1:
@@ -185,6 +228,9 @@ class GAN(Recipe):
                 out["r1"] = r1.detach()
         self.update("d", loss_d)
         self.d_updates += 1
+        if self.augment.on:
+            self.augment.observe(real_logits)
+            out["augment_p"] = torch.tensor(self.augment.p)
         out["loss_d"] = loss_d.detach()
         out["d_real"], out["d_fake"] = self.loss.score(real_logits.detach()), self.loss.score(fake_logits.detach())
         if self.loss.needs_lipschitz:
@@ -193,7 +239,8 @@ class GAN(Recipe):
         # G update through the updated D, every n_critic-th step
         if self.d_updates % m.n_critic == 0:
             with self.amp():
-                loss_g = self.loss.g(self.d(self._noisy(fake), y))
+                fake_logits_g, ac_g = self._judge(self._noisy(fake), y, out, "ac_g")
+                loss_g = self.loss.g(fake_logits_g) + ac_g
             self.update("g", loss_g)
             if self.ema is not None:
                 self.ema.update(self.g)
@@ -246,6 +293,8 @@ class GAN(Recipe):
         state["d_updates"] = self.d_updates
         if self.ema is not None:
             state["ema_updates"] = self.ema.updates
+        if self.augment.on:
+            state["augment"] = self.augment.state_dict()
         return state
 
     def load_state_dict(self, state: dict, nets_only: bool = False) -> None:
@@ -253,6 +302,8 @@ class GAN(Recipe):
         self.d_updates = int(state.get("d_updates", 0))
         if self.ema is not None:
             self.ema.updates = int(state.get("ema_updates", 0))
+        if self.augment.on and "augment" in state:
+            self.augment.load_state_dict(state["augment"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -289,7 +340,8 @@ class DCGAN(GAN):
         m, c, s, k = self.cfg.model, self.data.channels, self.data.image_size, self.n_classes
         return (self.generator_cls(m.latent_dim, m.g_width, c, s, n_classes=k, dropout=m.g_dropout),
                 self.discriminator_cls(m.d_width, c, s, norm=m.d_norm, n_classes=k, packing=m.packing,
-                                       minibatch_std=m.minibatch_std, spectral_norm=m.spectral_norm))
+                                       minibatch_std=m.minibatch_std, spectral_norm=m.spectral_norm,
+                                       **self._d_condition()))
 
 
 @RECIPES.register("cdcgan")
@@ -343,7 +395,8 @@ class MLPGAN(GAN):
         m, d, k = self.cfg.model, self.data, self.n_classes
         shape = (d.points,) if d.points else (d.channels, d.image_size, d.image_size)
         return (MLPGenerator(m.latent_dim, shape, m.g_hidden, m.g_batchnorm, m.g_dropout, k, tanh=not d.points),
-                MLPDiscriminator(shape, m.d_hidden, k, m.packing, m.minibatch_std, m.spectral_norm, m.d_dropout))
+                MLPDiscriminator(shape, m.d_hidden, k, m.packing, m.minibatch_std, m.spectral_norm, m.d_dropout,
+                                 **self._d_condition()))
 
     def preview_inputs(self, n: int, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
         if self.data.points:  # a scatter plot, not a grid: enough points for the mode metrics

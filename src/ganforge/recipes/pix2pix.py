@@ -13,7 +13,8 @@ One training step, as the reference implementation (junyanz/pytorch-CycleGAN-and
 The loss on patch logits is averaged over patches. Noise z is dropout (0.5) in the U-Net's decoder, kept on
 at test time by default as in the paper; norm layers then use the statistics of each test image (the
 reference's test.py runs batch 1 in train mode), so outputs never depend on their batch mates.
-Learning rate: constant, then linear decay to 0 over ``optim.decay_epochs`` (the reference's 'linear').
+Learning rate: constant, then linear decay to 0 over the last half (``optim.decay`` 0.5: 100 of the paper's 200
+epochs; ``optim.decay_epochs`` sets a number instead), the reference's 'linear' policy.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class Pix2PixConfig:
 # (0.5, 0.999), batch 1, 200 epochs of which the last 100 decay the lr linearly to 0.
 PAPER_DEFAULTS: dict[str, Any] = {
     "data": {"image_size": 256, "load_size": 286, "resize": "stretch", "crop": "random", "flip": True},
-    "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay_epochs": 100},
+    "optim": {"lr": 2e-4, "beta1": 0.5, "beta2": 0.999, "decay": 0.5},
     "train": {"batch_size": 1, "epochs": 200, "n_samples": 6, "log_every": 100},
 }
 

@@ -1,0 +1,191 @@
+"""R3GAN (Huang, Gokaslan, Kuleshov, Tompkin, "The GAN is dead; long live the GAN! A Modern Baseline GAN",
+NeurIPS 2024; brownvc/R3GAN): the relativistic pairing loss with R1 and R2 (section 2) on the paper's residual
+networks (``nets/r3gan.py``, section 3), trained as the reference's ``training_loop.py`` does:
+
+  1. D step: fake = G(z, c) detached; D minimises E[softplus(-(D(x) - D(fake)))] + gamma/2 (R1 + R2), the
+     penalties E||grad D||^2 on the real and on the generated images (``losses.py``);
+  2. G step on fresh z: G minimises E[softplus(-(D(G(z)) - D(x)))] (the real logits through the updated D);
+  3. the EMA of G with a half-life of ``ema_images`` images (beta = 0.5 ** (batch / half-life)).
+Adam with beta1 = 0. The learning rate, Adam's beta2, gamma and the EMA half-life follow the reference's cosine
+schedules (``cosine_decay_with_warmup`` without warm-up) over ``schedule_images`` images: lr 2e-4 -> 5e-5, beta2
+0.9 -> 0.99, gamma and the half-life as the preset says (CIFAR-10: gamma 0.05 -> 0.005, half-life 0 -> 5M images
+over 20M images). Every value is a function of the images seen, which the checkpoint holds: resume is exact.
+One difference: the reference draws another real batch for the G step; here both steps read the step's batch.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ..augment import AugmentOptions, Augmenter
+from ..augment import check_options as check_augment
+from ..config import Config
+from ..errors import GanforgeError
+from ..losses import d_loss_rpgan, g_loss_rpgan, r1_penalty, r2_penalty
+from ..nets.layers import EMA
+from ..nets.r3gan import R3GANDiscriminator, R3GANGenerator, n_stages, stage_config
+from .base import PRESETS, RECIPES, DataInfo, Preset
+from .gan import GAN
+
+
+@dataclass(frozen=True)
+class R3GANConfig(AugmentOptions):
+    latent_dim: int = 64  # NoiseDimension
+    widths: tuple[int, ...] = ()  # per stage from 4x4 up (D takes them reversed); () = 768 each (the CIFAR-10 preset)
+    blocks: tuple[int, ...] = ()  # residual blocks per stage; () = 2 each
+    group_width: int = 16  # channels per group of the grouped 3x3 conv (CIFAR-10: 1536 / 96 groups)
+    expansion: int = 2  # the inverted bottleneck's width factor
+    gamma: float = 0.05  # weight of R1 + R2 (times 1/2) at the start ...
+    gamma_final: float = 0.005  # ... and at the end of the schedule
+    lr_final: float = 5e-5  # the lr falls from optim.lr to this (cosine)
+    beta2_final: float = 0.99  # Adam's beta2 rises from optim.beta2 to this (cosine)
+    ema_images: int = 5_000_000  # the EMA half-life at the end of the schedule, in images (from 0); 0 = no EMA
+    schedule_images: int = 0  # images over which the schedules run; 0 = the whole run (the reference: 20M)
+    conditional: bool = True  # use the data's labels when it has them (class embedding in G, projection in D)
+
+
+def cosine(images: float, start: float, end: float, total: float) -> float:
+    """The reference's ``cosine_decay_with_warmup`` without warm-up: start -> end along half a cosine over ``total``
+    images, then ``end``."""
+    if total <= 0 or images >= total:
+        return end
+    return start + (1 - 0.5 * (1 + math.cos(math.pi * images / total))) * (end - start)
+
+
+@RECIPES.register("r3gan")
+class R3GAN(GAN):
+    """R3GAN: RpGAN + R1 + R2 on the paper's residual networks; conditional when the data has labels."""
+
+    name = "r3gan"
+    bench_configs = {"paper": ("r3gan-cifar10-paper", {}), "small": ("r3gan-cifar10", {"train": {"batch_size": 16}})}
+    config_cls = R3GANConfig
+    defaults: ClassVar[dict[str, Any]] = {"optim": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9}}
+
+    @classmethod
+    def validate(cls, cfg: Config) -> None:
+        m = cfg.model
+        check_augment(m)
+        n_stages(cfg.data.image_size)
+        stage_config(cfg.data.image_size, m.widths or None, m.blocks or None, m.group_width, m.expansion)
+        for k in ("gamma", "gamma_final", "lr_final", "ema_images", "schedule_images"):
+            if getattr(m, k) < 0:
+                raise GanforgeError(f"config key model.{k} must be >= 0; got {getattr(m, k)}")
+        if not 0 <= m.beta2_final < 1:
+            raise GanforgeError(f"config key model.beta2_final must be in [0, 1); got {m.beta2_final}")
+        if m.latent_dim < 1:
+            raise GanforgeError(f"config key model.latent_dim must be > 0; got {m.latent_dim}")
+
+    def __init__(self, cfg: Config, data: DataInfo, device: torch.device) -> None:  # noqa: D107 - GAN's, without its toolbox
+        super(GAN, self).__init__(cfg, data, device)
+        self.conditional = bool(data.class_names) and cfg.model.conditional  # labelled data, unless told not to
+        self.n_classes = len(data.class_names) if self.conditional else 0
+        g, d = self.build_nets()
+        self.g, self.d = self.prepare(g), self.prepare(d)
+        self.adam("g", self.g.parameters(), cfg.optim.lr)
+        self.adam("d", self.d.parameters(), cfg.optim.resolved_lr_d)
+        self.nets = {"g": self.g, "d": self.d}
+        self.ema = EMA(self.g, 1.0) if cfg.model.ema_images else None
+        if self.ema is not None:
+            self.nets["g_ema"] = self.ema.net
+        self.d_updates = 0  # steps taken: the schedules' clock (images = steps x global batch)
+        self.augment = Augmenter(cfg.model, self.rand, cfg.train.batch_size)  # T in D(T(x)), every image D sees
+
+    def build_nets(self) -> tuple[nn.Module, nn.Module]:
+        m, d, k = self.cfg.model, self.data, self.n_classes
+        shape = dict(widths=m.widths or None, blocks=m.blocks or None, group_width=m.group_width,
+                     expansion=m.expansion, channels=d.channels, image_size=d.image_size, n_classes=k)
+        return R3GANGenerator(m.latent_dim, **shape), R3GANDiscriminator(**shape)
+
+    def schedule(self) -> dict[str, float]:
+        """lr, beta2, gamma and the EMA half-life after the images seen so far."""
+        m, o = self.cfg.model, self.cfg.optim
+        batch = self.cfg.train.batch_size
+        images = self.d_updates * batch
+        total = m.schedule_images or self.data.steps * batch
+        return {"lr": cosine(images, o.lr, m.lr_final, total), "beta2": cosine(images, o.beta2, m.beta2_final, total),
+                "gamma": cosine(images, m.gamma, m.gamma_final, total),
+                "ema_images": cosine(images, 0.0, m.ema_images, total)}
+
+    def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
+        m = self.cfg.model
+        now = self.schedule()
+        for name, opt in self.optimizers.items():
+            for group in opt.param_groups:
+                group["lr"] = now["lr"] * (self.cfg.optim.resolved_lr_d / self.cfg.optim.lr if name == "d" else 1.0)
+                group["betas"] = (self.cfg.optim.beta1, now["beta2"])
+        real = batch.image
+        y = batch.label if self.conditional else None
+        n = real.shape[0]
+        self.g.train()
+        out: dict[str, torch.Tensor] = {}
+
+        # D: relativistic pairing + gamma/2 (R1 + R2); the penalties need input gradients, in fp32 under fp16
+        with self.amp(enabled=self.precision != "fp16"):
+            with torch.no_grad():
+                fake = self.g(self.randn(n, m.latent_dim), y)
+            real_in = real.detach().requires_grad_(True)
+            fake_in = fake.detach().requires_grad_(True)
+            real_logits, fake_logits = self.d(self.augment(real_in), y), self.d(self.augment(fake_in), y)
+            adv = d_loss_rpgan(real_logits, fake_logits)
+            r1, r2 = r1_penalty(real_logits, real_in), r2_penalty(fake_logits, fake_in)
+            loss_d = adv + 0.5 * now["gamma"] * (r1 + r2)
+        self.update("d", loss_d)
+        self.d_updates += 1
+        if self.augment.on:
+            self.augment.observe(real_logits)
+            out["augment_p"] = torch.tensor(self.augment.p)
+
+        # G on fresh z, against the updated D's verdict on the same real images
+        with self.amp():
+            fake_g = self.g(self.randn(n, m.latent_dim), y)
+            with torch.no_grad():
+                real_logits_g = self.d(self.augment(real), y)
+            loss_g = g_loss_rpgan(real_logits_g, self.d(self.augment(fake_g), y))
+        self.update("g", loss_g)
+        if self.ema is not None:
+            self.ema.update(self.g, 0.5 ** (n * self.world.size / max(now["ema_images"], 1e-8)))
+        out.update(loss_d=loss_d.detach(), loss_d_adv=adv.detach(), r1=r1.detach(), r2=r2.detach(),
+                   loss_g=loss_g.detach(), d_real=real_logits.detach().float().mean(),
+                   d_fake=fake_logits.detach().float().mean(), lr=torch.tensor(now["lr"]),
+                   gamma=torch.tensor(now["gamma"]))
+        return out
+
+
+# --------------------------------------------------------------------------------------------------
+# Presets: small widths that train in minutes on 2 CPU cores at 28-32 px, and the paper's CIFAR-10 configuration
+
+
+def _r3gan(source: str, size: int, channels: int, widths: list[int], epochs: int, batch: int = 64,
+           **model: Any) -> dict[str, Any]:
+    return {"recipe": "r3gan",
+            "model": {"widths": widths, "blocks": [1] * len(widths), "group_width": 16, "expansion": 2,
+                      "gamma": 0.05, "gamma_final": 0.005, "ema_images": 100_000, **model},
+            "data": {"source": source, "image_size": size, "channels": channels},
+            "optim": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9},
+            "train": {"batch_size": batch, "epochs": epochs}}
+
+
+_ALL = {
+    "r3gan-mnist": Preset("R3GAN (RpGAN + R1 + R2, residual nets) on MNIST at 32x32, unconditional, widths 64, 3 "
+                          "epochs", _r3gan("mnist", 32, 1, [64] * 4, 3, conditional=False)),
+    "r3gan-stacked-mnist": Preset("R3GAN on StackedMNIST (1,000 modes) at 32x32, widths 64, 3 epochs; "
+                                  "`ganforge evaluate --metrics modes`", _r3gan("stacked-mnist", 32, 3, [64] * 4, 3)),
+    "r3gan-cifar10": Preset("R3GAN on CIFAR-10 at 32x32, class-conditional, small widths (128), 30 epochs",
+                            _r3gan("cifar10", 32, 3, [128] * 4, 30)),
+    "r3gan-cifar10-paper": Preset(
+        "R3GAN's CIFAR-10 configuration (for GPUs): widths 768, 2 blocks a stage, 96 groups, batch 512, the "
+        "reference's schedules over 20M images", {
+            "recipe": "r3gan",
+            "model": {"widths": [768] * 4, "blocks": [2] * 4, "group_width": 16, "expansion": 2, "gamma": 0.05,
+                      "gamma_final": 0.005, "ema_images": 5_000_000, "schedule_images": 20_000_000},
+            "data": {"source": "cifar10", "image_size": 32, "channels": 3, "flip": True},
+            "optim": {"lr": 2e-4, "beta1": 0.0, "beta2": 0.9},
+            "train": {"batch_size": 512, "epochs": 2000}}),
+}
+for _name, _preset in _ALL.items():
+    PRESETS.add(_name, _preset)
