@@ -133,3 +133,36 @@ def test_points_cannot_be_augmented() -> None:
     cfg = resolve([{"recipe": "mlp"}, parse_override("model.augment=diffaug")])
     with pytest.raises(GanforgeError, match="transforms images; the data is 2-D points"):
         RECIPES.get("mlp")(cfg, DataInfo(3, 32, None, 2), torch.device("cpu"))
+
+
+def test_a_pair_changes_colour_alike() -> None:
+    a, b = torch.rand(4, 1, 8, 8) * 2 - 1, torch.rand(4, 3, 8, 8) * 2 - 1
+    aug = Augmenter(AugmentOptions(augment="diffaug", augment_ops="color"), seeded_rand(3), batch=4)
+    both = aug.pair(a, b)
+    assert both.shape == (4, 4, 8, 8)
+    # the same draws as one image alone: the first of the three colour draws moves both by the same brightness
+    alone = apply(a, ("color",), seeded_rand(3))
+    assert torch.allclose(both[:, :1], alone, atol=1e-6)
+    off = Augmenter(AugmentOptions(), seeded_rand(3), batch=4)
+    assert torch.equal(off.pair(a, b), torch.cat([a, b], 1))
+
+
+@pytest.mark.parametrize("recipe", ["pix2pix", "cyclegan"])
+def test_translation_recipes_take_the_colour_op_only(recipe: str) -> None:
+    tiny = {"model.g_width": 4, "model.d_width": 4, "data.image_size": 32, "train.batch_size": 2}
+    if recipe == "pix2pix":
+        tiny["model.generator"] = "unet_32"
+    else:
+        tiny["model.generator"] = "resnet_6blocks"
+
+    def build(**over: Any) -> Any:
+        cfg = resolve([{"recipe": recipe}, *(parse_override(f"{k}={v}") for k, v in {**tiny, **over}.items())])
+        return RECIPES.get(recipe)(cfg, DataInfo(3, 32, None, 0, 3, 10), torch.device("cpu"))
+
+    r = build(**{"model.augment": "ada", "model.ada_interval": 1, "model.ada_images": 10})
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    out = [r.train_step(Batch(x, None, x.flip(-1))) for _ in range(2)]
+    assert all(torch.isfinite(v).all() for o in out for v in o.values()) and "augment_p" in out[-1]
+    assert r.state_dict()["augment"]["p"] == pytest.approx(out[-1]["augment_p"].item())
+    with pytest.raises(GanforgeError, match="unknown translation; choices: color"):
+        build(**{"model.augment": "diffaug", "model.augment_ops": "color,translation"})

@@ -112,3 +112,4 @@ def test_mlp_gan_puts_its_samples_on_the_modes_of_pacgans_ring() -> None:
 
 
 STEPS_RING = 3000  # of the preset's 81,920
+

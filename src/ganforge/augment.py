@@ -28,6 +28,7 @@ from .errors import GanforgeError
 
 Rand = Callable[..., torch.Tensor]  # rand(n, *shape) -> uniform [0, 1) of shape (n, *shape)
 OPS = ("color", "translation", "cutout")
+COLOR_ONLY = ("color",)  # pix2pix and CycleGAN: the DiffAugment authors found translation and cutout hurt translation
 MODES = ("none", "diffaug", "ada")
 
 
@@ -73,7 +74,13 @@ def cutout(x: torch.Tensor, u: torch.Tensor, ratio: float = 0.5) -> torch.Tensor
 
 def apply(x: torch.Tensor, ops: tuple[str, ...], rand: Rand, p: float = 1.0) -> torch.Tensor:
     """T(x): the ops in order, each on every image (p = 1, DiffAugment) or on each image with probability p (ADA)."""
-    n = x.shape[0]
+    return apply_all((x,), ops, rand, p)[0]
+
+
+def apply_all(xs: tuple[torch.Tensor, ...], ops: tuple[str, ...], rand: Rand, p: float = 1.0) -> tuple[torch.Tensor, ...]:
+    """The same transform, from the same draws, on each of several batches of N images (pix2pix: the input and the
+    output of a pair change alike)."""
+    n = xs[0].shape[0]
     steps: list[tuple[Callable[..., torch.Tensor], int]] = []
     for op in ops:
         if op == "color":
@@ -82,14 +89,15 @@ def apply(x: torch.Tensor, ops: tuple[str, ...], rand: Rand, p: float = 1.0) -> 
             steps.append((translation, 2))
         elif op == "cutout":
             steps.append((cutout, 2))
+    out = list(xs)
     for fn, k in steps:
-        u = rand(n, k).to(x.dtype)
-        y = fn(x, u[:, 0] if fn in (brightness, saturation, contrast) else u)
-        if p < 1.0:
-            keep = (rand(n) >= p).to(x.device).view(n, 1, 1, 1)  # (N, 1, 1, 1): this image skips the op
-            y = torch.where(keep, x, y)
-        x = y
-    return x
+        u = rand(n, k)
+        u = u[:, 0] if fn in (brightness, saturation, contrast) else u
+        keep = (rand(n) >= p).view(n, 1, 1, 1) if p < 1.0 else None  # (N, 1, 1, 1): this image skips the op
+        for i, x in enumerate(out):
+            y = fn(x, u.to(x.device, x.dtype))
+            out[i] = torch.where(keep.to(x.device), x, y) if keep is not None else y
+    return tuple(out)
 
 
 def parse_ops(text: str | tuple[str, ...], allowed: tuple[str, ...] = OPS, key: str = "model.augment_ops") -> tuple[str, ...]:
@@ -142,6 +150,12 @@ class Augmenter:
         if self.mode == "none" or self.p <= 0:
             return x
         return apply(x, self.ops, self.rand, self.p)
+
+    def pair(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """What a conditional D of pix2pix sees: input and output side by side, changed alike (channels joined)."""
+        if self.mode == "none" or self.p <= 0:
+            return torch.cat([a, b], 1)
+        return torch.cat(apply_all((a, b), self.ops, self.rand, self.p), 1)
 
     def observe(self, real_logits: torch.Tensor) -> None:
         if self.mode != "ada":

@@ -199,7 +199,13 @@ class Recipe:
             "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
             "scalers": {k: v.state_dict() for k, v in self.scalers.items()},
             "noise_rng": self.noise_gen.get_state(),
+            **({"augment": self.augment.state_dict()} if self._augmenting else {}),
         }
+
+    @property
+    def _augmenting(self) -> bool:
+        """Whether this recipe has an ``augment`` (ganforge.augment.Augmenter) that is on: its p is state."""
+        return getattr(getattr(self, "augment", None), "on", False)
 
     def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
         for k, net in self.nets.items():
@@ -220,6 +226,8 @@ class Recipe:
                 self.noise_gen.set_state(state["noise_rng"].cpu())
             except RuntimeError:  # written on another device type (CUDA's generator state is not a CPU one's)
                 pass
+        if self._augmenting and "augment" in state:
+            self.augment.load_state_dict(state["augment"])
         for k, scaler in self.scalers.items():  # a run resumed in fp16 from another precision starts a new scale
             if k in state.get("scalers", {}):
                 scaler.load_state_dict(state["scalers"][k])

@@ -30,12 +30,13 @@ from ..nets.patchgan import PatchGAN
 from ..nets.resnet import RESNET_BLOCKS, ResnetGenerator
 from ..losses import LOSSES
 from .base import PRESETS, RECIPES, DataInfo, Preset, Recipe, linear_decay
+from ..augment import COLOR_ONLY, AugmentOptions, Augmenter
 from .pix2pix import PAPER_DEFAULTS, at_test_time, check_translation_options
 
 
 @dataclass(frozen=True)
-class CycleGANConfig:
-    """CycleGAN's own settings (the paper's and the reference's defaults)."""
+class CycleGANConfig(AugmentOptions):
+    """CycleGAN's own settings (the paper's and the reference's defaults); augmentation: colour only."""
 
     generator: Literal["resnet_9blocks", "resnet_6blocks"] = "resnet_9blocks"  # 9 blocks for 256x256, 6 for 128x128
     g_width: int = 64  # ngf
@@ -49,6 +50,7 @@ class CycleGANConfig:
     pool_size: int = 50  # generated images kept per discriminator; 0 = D sees only the newest fakes
     dropout: float = 0.0  # in the residual blocks (the seed's experiment: 0.2); off at test time
     final: Literal["tanh", "none"] = "tanh"  # the generators' last activation (the seed's tanh experiment)
+    augment_ops: str = "color"  # translation and cutout are not offered for translation models
 
 
 def cycle_terms(g_ab: Callable[[torch.Tensor], torch.Tensor], g_ba: Callable[[torch.Tensor], torch.Tensor],
@@ -141,6 +143,7 @@ class CycleGAN(Recipe):
         self.nets = {"g_ab": self.g_ab, "g_ba": self.g_ba, "d_a": self.d_a, "d_b": self.d_b}
         self.schedulers = linear_decay(self.optimizers, cfg)
         self.pool_a, self.pool_b = ImagePool(m.pool_size), ImagePool(m.pool_size)  # fakes of A (for D_A), of B
+        self.augment = Augmenter(m, self.rand, cfg.train.batch_size, COLOR_ONLY)  # D(T(x)) for both Ds
 
     def train_step(self, batch: Any) -> dict[str, torch.Tensor]:
         m, ref = self.cfg.model, self.loss.reference_scale  # lsgan: plain MSE, as the reference
@@ -150,7 +153,8 @@ class CycleGAN(Recipe):
             # Generators, with both discriminators frozen
             for d in (self.d_a, self.d_b):
                 d.requires_grad_(False)
-            terms = {"loss_g_ab": ref * self.loss.g(self.d_b(fake_b)), "loss_g_ba": ref * self.loss.g(self.d_a(fake_a)),
+            t = self.augment
+            terms = {"loss_g_ab": ref * self.loss.g(self.d_b(t(fake_b))), "loss_g_ba": ref * self.loss.g(self.d_a(t(fake_a))),
                      **cycle_terms(self.g_ab, self.g_ba, real_a, real_b, fake_a, fake_b, m)}
         loss_g = torch.stack(list(terms.values())).sum()
         self.update("g", loss_g)
@@ -158,13 +162,19 @@ class CycleGAN(Recipe):
             d.requires_grad_(True)
         # Discriminators: real images against fakes from the history pools; each loss halved
         with self.amp():
-            real_a_logits, fake_a_logits = self.d_a(real_a), self.d_a(self.pool_a.query(fake_a.detach().float()))
-            real_b_logits, fake_b_logits = self.d_b(real_b), self.d_b(self.pool_b.query(fake_b.detach().float()))
+            real_a_logits = self.d_a(t(real_a))
+            fake_a_logits = self.d_a(t(self.pool_a.query(fake_a.detach().float())))
+            real_b_logits = self.d_b(t(real_b))
+            fake_b_logits = self.d_b(t(self.pool_b.query(fake_b.detach().float())))
         loss_d_a = 0.5 * ref * self.loss.d(real_a_logits, fake_a_logits)
         loss_d_b = 0.5 * ref * self.loss.d(real_b_logits, fake_b_logits)
         self.update("d", loss_d_a + loss_d_b)
+        extra = {}
+        if t.on:
+            t.observe(torch.cat([real_a_logits.detach().flatten(), real_b_logits.detach().flatten()]))
+            extra["augment_p"] = torch.tensor(t.p)
         s = self.loss.score
-        return {**{k: v.detach() for k, v in terms.items()}, "loss_g": loss_g.detach(), "loss_d_a": loss_d_a.detach(),
+        return {**extra, **{k: v.detach() for k, v in terms.items()}, "loss_g": loss_g.detach(), "loss_d_a": loss_d_a.detach(),
                 "loss_d_b": loss_d_b.detach(), "d_a_real": s(real_a_logits.detach()), "d_a_fake": s(fake_a_logits.detach()),
                 "d_b_real": s(real_b_logits.detach()), "d_b_fake": s(fake_b_logits.detach())}
 

@@ -293,8 +293,6 @@ class GAN(Recipe):
         state["d_updates"] = self.d_updates
         if self.ema is not None:
             state["ema_updates"] = self.ema.updates
-        if self.augment.on:
-            state["augment"] = self.augment.state_dict()
         return state
 
     def load_state_dict(self, state: dict, nets_only: bool = False) -> None:
@@ -302,8 +300,6 @@ class GAN(Recipe):
         self.d_updates = int(state.get("d_updates", 0))
         if self.ema is not None:
             self.ema.updates = int(state.get("ema_updates", 0))
-        if self.augment.on and "augment" in state:
-            self.augment.load_state_dict(state["augment"])
 
 
 # --------------------------------------------------------------------------------------------------

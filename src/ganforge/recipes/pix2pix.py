@@ -33,12 +33,14 @@ from ..errors import GanforgeError
 from ..nets.patchgan import PatchGAN, receptive_field
 from ..nets.unet import UNET_DEPTHS, UNetGenerator
 from ..losses import LOSSES
+from ..augment import COLOR_ONLY, AugmentOptions, Augmenter
+from ..augment import check_options as check_augment
 from .base import PRESETS, RECIPES, DataInfo, Preset, Recipe, linear_decay
 
 
 @dataclass(frozen=True)
-class Pix2PixConfig:
-    """pix2pix's own settings (the paper's and the reference's defaults)."""
+class Pix2PixConfig(AugmentOptions):
+    """pix2pix's own settings (the paper's and the reference's defaults); augmentation: colour only."""
 
     generator: Literal["unet_32", "unet_64", "unet_128", "unet_256"] = "unet_256"  # U-Net depth by input size
     g_width: int = 64  # ngf: channels of the U-Net's first layer
@@ -52,6 +54,7 @@ class Pix2PixConfig:
     test_dropout: bool = True  # dropout stays on at test time (the paper); false: deterministic outputs
     test_norm: Literal["image", "running"] = "image"  # test-time norm statistics: each image's own (the
     # reference's test.py: batch 1, train mode) or BatchNorm's running averages (eval mode)
+    augment_ops: str = "color"  # D's input pairs change colour alike; translation and cutout are not offered here
 
 
 # The paper's setup (pix2pix and CycleGAN alike) under every preset: 286 -> random 256 crop + flip, Adam 2e-4
@@ -73,6 +76,7 @@ def check_translation_options(cfg: Config) -> None:
     for k in ("g_width", "d_width"):
         if getattr(m, k) < 1:
             raise GanforgeError(f"config key model.{k} must be >= 1; got {getattr(m, k)}")
+    check_augment(m, COLOR_ONLY)
     if not 0 <= m.d_layers <= 6:
         raise GanforgeError(f"config key model.d_layers must be 0..6 (0 = 1x1 PixelGAN, 3 = 70x70); got {m.d_layers}")
     if not 0 <= m.dropout < 1:
@@ -143,6 +147,7 @@ class Pix2Pix(Recipe):
             self.adam("d", self.d.parameters(), o.resolved_lr_d)
             self.nets["d"] = self.d
         self.schedulers = linear_decay(self.optimizers, cfg)
+        self.augment = Augmenter(m, self.rand, cfg.train.batch_size, COLOR_ONLY)  # D(T(a, b)): pairs alike
 
     @property
     def patch_size(self) -> int:
@@ -171,15 +176,18 @@ class Pix2Pix(Recipe):
         if self.d is not None:
             # D: real pairs against fake pairs; the fake is detached so that G gets no gradient here
             with self.amp():
-                fake_logits = self.d(torch.cat([real_a, fake_b.detach().to(real_a.dtype)], 1))
-                real_logits = self.d(torch.cat([real_a, real_b], 1))
+                fake_logits = self.d(self.augment.pair(real_a, fake_b.detach().to(real_a.dtype)))
+                real_logits = self.d(self.augment.pair(real_a, real_b))
             ref = self.loss.reference_scale  # lsgan: plain MSE, as the reference
             loss_d = 0.5 * ref * self.loss.d(real_logits, fake_logits)
             self.update("d", loss_d)
+            if self.augment.on:
+                self.augment.observe(real_logits)
+                out["augment_p"] = torch.tensor(self.augment.p)
             # G against the updated D, whose weights get no gradient from G's loss
             self.d.requires_grad_(False)
             with self.amp():
-                loss_g_gan = ref * self.loss.g(self.d(torch.cat([real_a, fake_b.to(real_a.dtype)], 1)))
+                loss_g_gan = ref * self.loss.g(self.d(self.augment.pair(real_a, fake_b.to(real_a.dtype))))
             self.d.requires_grad_(True)
             loss_g = loss_g + m.lambda_gan * loss_g_gan
             out.update(loss_d=loss_d.detach(), loss_g_gan=loss_g_gan.detach(), d_real=self.loss.score(real_logits.detach()),
