@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,6 @@ class Case:
     checkpoint: str = "last.pt"  # which checkpoint of the run is scored
     reuse: str = ""  # score another case's run (a checkpoint of it) instead of training
     image: str = ""  # file name under --images for the run's last sample grid
-    extra: dict = field(default_factory=dict)
 
 
 def cases(mnist: str) -> list[Case]:

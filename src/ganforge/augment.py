@@ -92,7 +92,7 @@ def apply_all(xs: tuple[torch.Tensor, ...], ops: tuple[str, ...], rand: Rand, p:
     out = list(xs)
     for fn, k in steps:
         u = rand(n, k)
-        u = u[:, 0] if fn in (brightness, saturation, contrast) else u
+        u = u[:, 0] if k == 1 else u  # the colour ops take one number per image, the others a pair
         keep = (rand(n) >= p).view(n, 1, 1, 1) if p < 1.0 else None  # (N, 1, 1, 1): this image skips the op
         for i, x in enumerate(out):
             y = fn(x, u.to(x.device, x.dtype))
