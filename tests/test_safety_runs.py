@@ -126,6 +126,7 @@ def test_a_run_that_crashed_before_its_first_checkpoint_starts_afresh(tmp_path: 
     assert checkpoint.load(run)["step"] == 2
 
 
+@pytest.mark.skipif(not (SHARED / "mnist").is_dir(), reason="needs ../shared/data/mnist")
 def test_a_fetch_sweeps_its_partial_downloads(tmp_path: Path) -> None:
     dest = tmp_path / "mnist"
     dest.mkdir()
