@@ -96,13 +96,14 @@ MAX_POINTS = 1_000_000  # points a toy run writes to one CSV
 def cmd_sample(args: argparse.Namespace) -> int:
     from .data.images import save_each, save_grid
     from .files import ensure_writable_dir
-    from .sampling import class_grid, class_index, load_recipe, sample, sample_chunks
+    from .api import load
+    from .sampling import class_grid, class_index, sample, sample_chunks
 
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be >= 1; got {args.nrow}")
-    recipe, ckpt = load_recipe(args.source, args.device)
+    recipe = load(args.source, args.device).recipe
     model = as_generator(recipe, args.source, "sample")
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
@@ -110,7 +111,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
         if args.n > MAX_POINTS:
             raise GanforgeError(f"--n {args.n}: a toy run writes at most {MAX_POINTS:,} points")
         ensure_writable_dir(out.parent, "--out folder")
-        return _sample_points(recipe, ckpt, args, out)
+        return _sample_points(recipe, args, out)
     if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:  # one PNG per sample, written as made
         ensure_writable_dir(out, "--out folder")
         done = 0
@@ -136,13 +137,13 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
-def _sample_points(recipe: Any, ckpt: dict, args: argparse.Namespace, out: Path) -> int:
+def _sample_points(recipe: Any, args: argparse.Namespace, out: Path) -> int:
     from .sampling import write_points
 
     if out.suffix.lower() not in (".csv", ".png"):
         raise GanforgeError(f"--out {args.out!r}: a toy run writes points as NAME.csv (and NAME.png beside it) "
                             f"or a scatter as NAME.png")
-    csv, png, scores = write_points(recipe, ckpt, args.n, args.seed, out)
+    csv, png, scores = write_points(recipe, args.n, args.seed, out)
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in scores.items())
     print(f"ganforge: wrote {args.n} points to {csv} and a scatter to {png}; {metrics}", file=sys.stderr)
     return 0
@@ -156,16 +157,6 @@ def cmd_translate(args: argparse.Namespace) -> int:
                                          dropout, args.seed, args.device)
     print(f"ganforge: translated {len(written)} image(s) {direction} into {args.out}", file=sys.stderr)
     return 0
-
-
-def _run_dir_of(path: Path) -> Path | None:
-    """The run directory a run or checkpoint path belongs to (where eval.jsonl goes)."""
-    if path.is_dir():
-        return path
-    for d in (path.parent, path.parent.parent):
-        if (d / "config.yaml").is_file() or (d / "last.pt").is_file():
-            return d
-    return None
 
 
 def _print_rows(rows: list[dict]) -> None:
@@ -202,7 +193,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if not source.exists():
         raise GanforgeError(f"{args.source!r} does not exist")
     paths = eval_log.checkpoints_of(source, args.checkpoints)
-    run_dir = _run_dir_of(source)
+    run_dir = eval_log.run_dir_of(source)
     lock = None
     if run_dir is not None and args.checkpoints == "all":  # writes best.pt, best.json and the curve: one writer
         from .runlock import RunLock
@@ -245,7 +236,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import explore
     from .data.images import save_grid
     from .files import ensure_writable_dir
-    from .sampling import class_index, load_recipe
+    from .api import load
+    from .sampling import class_index
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -253,7 +245,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     ensure_writable_dir(out.parent, "--out folder")
     if args.video:
         ensure_writable_dir(Path(args.video).parent, "--video folder")
-    recipe, _ = load_recipe(args.source, args.device)
+    recipe = load(args.source, args.device).recipe
     if recipe.kind is Kind.TRANSLATOR:  # no latent: the same input through every epoch checkpoint
         if not args.input:
             raise GanforgeError(f"{recipe.cfg.recipe} translates images: give --input IMAGE to see it translated by "
@@ -569,8 +561,49 @@ def add_data(sub: Any) -> None:
     f.set_defaults(func=cmd_data_fetch)
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    r = export(args.source, args.format, args.out, args.device)
+    print(f"ganforge: wrote {', '.join(r.files)} to {args.out} ({args.format}; dynamic: {r.dynamic}); checked "
+          f"against PyTorch: max |difference| {r.max_abs_diff:.2g} ({'; '.join(r.checked)})", file=sys.stderr)
+    return 0
+
+
+def add_export(sub: Any) -> None:
+    from .export import FORMATS
+
+    x = sub.add_parser("export", help="export a model for other runtimes: ONNX, TorchScript, safetensors",
+                       description="Export the network sampling or translation runs, in inference mode, checked "
+                                   "against PyTorch on random inputs when written, with a README.md model card.")
+    x.add_argument("source", metavar="RUN", help="run directory, checkpoint file, or exported folder")
+    x.add_argument("--format", required=True, choices=FORMATS)
+    x.add_argument("--out", required=True, metavar="DIR", help="folder to write (created)")
+    x.add_argument("--device", default="cpu", help="device the check runs on (default cpu)")
+    x.set_defaults(func=cmd_export)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve
+
+    serve(args.runs, args.host, args.port, args.token, args.device)
+    return 0
+
+
+def add_serve(sub: Any) -> None:
+    s = sub.add_parser("serve", help="a local web app (and JSON/PNG HTTP API) to use trained models in a browser",
+                       description="Serve one page per model (generate, walk the latent space, pick a class, "
+                                   "translate an upload) and the HTTP API it uses under /api (OpenAPI at /docs).")
+    s.add_argument("runs", nargs="+", metavar="RUN", help="run directories, checkpoints or exported folders")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--token", default=None, help="require this token on every request (the page asks once)")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=cmd_serve)
+
+
 COMMANDS = (add_train, add_resume, add_sample, add_translate, add_evaluate, add_classifier, add_interpolate, add_report,
-            add_compare, add_presets, add_bench, add_data)
+            add_compare, add_presets, add_bench, add_data, add_export, add_serve)
 
 
 def _one_line_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

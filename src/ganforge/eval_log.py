@@ -97,3 +97,13 @@ def update_best(run_dir: Path, row: dict[str, Any]) -> bool:
     atomic_write(path, json.dumps({"key": key, "value": row[key], "epoch": row["epoch"], "step": row["step"],
                                    "checkpoint": row["checkpoint"]}))
     return True
+
+
+def run_dir_of(path: Path) -> Path | None:
+    """The run directory a run or checkpoint path belongs to (where eval.jsonl goes)."""
+    if path.is_dir():
+        return path
+    for d in (path.parent, path.parent.parent):
+        if (d / "config.yaml").is_file() or (d / "last.pt").is_file():
+            return d
+    return None

@@ -35,7 +35,8 @@ def rebuild(ckpt: dict, source: str | Path, device: torch.device | str = "cpu", 
         data = DataInfo(int(info["channels"]), int(info["image_size"]), names, int(info.get("points", 0)),
                         int(info.get("input_channels", 0)))
         recipe = recipe_cls(cfg, data, torch.device(device))
-        recipe.load_state_dict(ckpt["state"], nets_only=nets_only)
+        if ckpt["state"] is not None:  # None: an export's recipe, whose weights are loaded next
+            recipe.load_state_dict(ckpt["state"], nets_only=nets_only)
     except GanforgeError:
         raise
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
@@ -87,7 +88,7 @@ def class_grid(recipe: Recipe, n: int, seed: int) -> tuple[torch.Tensor, int]:
     return recipe.generate(inputs), nrow
 
 
-def write_points(recipe: Recipe, ckpt: dict, n: int, seed: int, out: Path) -> tuple[Path, Path, dict[str, float]]:
+def write_points(recipe: Recipe, n: int, seed: int, out: Path) -> tuple[Path, Path, dict[str, float]]:
     """A toy run's ``n`` points as ``out``.csv and a scatter over the real density as ``out``.png; returns both
     paths and the mode metrics of the points."""
     import numpy as np
@@ -96,7 +97,7 @@ def write_points(recipe: Recipe, ckpt: dict, n: int, seed: int, out: Path) -> tu
     from .data.toy import mode_metrics, scatter_png
     from .files import atomic_write
 
-    toy = open_source(from_dict(ckpt["config"]).data).toy
+    toy = open_source(recipe.cfg.data).toy
     points = sample(recipe, n, seed).float().cpu().numpy()
     csv, png = out.with_suffix(".csv"), out.with_suffix(".png")
     atomic_write(csv, lambda f: np.savetxt(f, points, delimiter=",", header="x,y", comments="", fmt="%.6f"))

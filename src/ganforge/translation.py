@@ -24,7 +24,6 @@ from .data.images import UNREADABLE, is_image, list_images, to_mode
 from .errors import GanforgeError
 from .files import atomic_write, ensure_writable_dir
 from .kinds import as_translator
-from .sampling import load_recipe
 
 FITS = ("resize", "pad")
 
@@ -54,20 +53,23 @@ def _to_image(x: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr[:, :, 0] if arr.shape[2] == 1 else arr)
 
 
-def translate_image(recipe: Any, img: Image.Image, direction: str, fit: str) -> Image.Image:
-    """One Pillow image -> its translation, at the input's size."""
-    w, h = img.size
-    x = image_to_tensor(img, recipe.input_channels(direction))
+def translate_tensor(recipe: Any, x: torch.Tensor, direction: str, fit: str) -> torch.Tensor:
+    """Images (N, C_in, H, W) in [-1, 1] -> their translations (N, C_out, H, W) on the CPU, at the input's size."""
+    h, w = x.shape[-2:]
     if fit == "resize":
         s = recipe.data.image_size
         y = recipe.translate(F.interpolate(x, size=(s, s), mode="bicubic", align_corners=False).clamp(-1, 1), direction)
-        y = F.interpolate(y.float().cpu(), size=(h, w), mode="bicubic", align_corners=False)
-    else:  # pad (reflect where possible) to a multiple of what the network needs, translate, crop back
-        m = recipe.size_multiple
-        ph, pw = -h % m, -w % m
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        y = recipe.translate(F.pad(x, (0, pw, 0, ph), mode=mode), direction)[:, :, :h, :w].float().cpu()
-    return _to_image(y)
+        return F.interpolate(y.float().cpu(), size=(h, w), mode="bicubic", align_corners=False).clamp(-1, 1)
+    # pad (reflect where possible) to a multiple of what the network needs, translate, crop back
+    m = recipe.size_multiple
+    ph, pw = -h % m, -w % m
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    return recipe.translate(F.pad(x, (0, pw, 0, ph), mode=mode), direction)[:, :, :h, :w].float().cpu().clamp(-1, 1)
+
+
+def translate_image(recipe: Any, img: Image.Image, direction: str, fit: str) -> Image.Image:
+    """One Pillow image -> its translation, at the input's size."""
+    return _to_image(translate_tensor(recipe, image_to_tensor(img, recipe.input_channels(direction)), direction, fit))
 
 
 def translate_files(source: str, input_path: str, out: str, direction: str | None = None, fit: str = "resize",
@@ -77,7 +79,9 @@ def translate_files(source: str, input_path: str, out: str, direction: str | Non
     if fit not in FITS:
         raise GanforgeError(f"--fit {fit!r}; choices: {', '.join(FITS)}")
     files, root = _inputs(Path(input_path))
-    recipe, _ = load_recipe(source, device)
+    from .api import load
+
+    recipe = load(source, device).recipe
     as_translator(recipe, source)
     if dropout is not None and hasattr(recipe.cfg.model, "test_dropout"):
         recipe.cfg = dataclasses.replace(recipe.cfg, model=dataclasses.replace(recipe.cfg.model, test_dropout=dropout))

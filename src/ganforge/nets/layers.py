@@ -100,6 +100,68 @@ class EMA:
 
 
 # --------------------------------------------------------------------------------------------------
+# Stand-alone inference networks (``ganforge export``, ``Recipe.export_net``)
+
+
+def frozen_copy(net: nn.Module, per_image_norm: bool = False) -> nn.Module:
+    """A copy of ``net`` as inference runs it: eval mode (dropout off, BatchNorm on its running statistics), no
+    gradients, contiguous memory; ``per_image_norm``: each BatchNorm normalises with the statistics of each image
+    instead (what pix2pix and CycleGAN do at test time with batch 1), as an InstanceNorm with BatchNorm's affine
+    weights, so that exported graphs carry no training-mode layer."""
+    import copy
+
+    net = copy.deepcopy(net).to(memory_format=torch.contiguous_format)
+    if per_image_norm:
+        _batchnorm_to_instancenorm(net)
+    return net.eval().requires_grad_(False)
+
+
+def _batchnorm_to_instancenorm(net: nn.Module) -> None:
+    for name, m in list(net.named_children()):
+        if isinstance(m, nn.BatchNorm2d):
+            inorm = nn.InstanceNorm2d(m.num_features, eps=m.eps, affine=m.affine, track_running_stats=False)
+            if m.affine:
+                inorm.weight, inorm.bias = m.weight, m.bias
+            setattr(net, name, inorm)
+        else:
+            _batchnorm_to_instancenorm(m)
+
+
+class ExportGenerator(nn.Module):
+    """``z`` (N, latent_dim) -> ``image`` (N, C, H, W) in [-1, 1] (or points (N, 2), not clamped)."""
+
+    def __init__(self, net: nn.Module, clamp: bool = True) -> None:
+        super().__init__()
+        self.net, self.clamp = net, clamp
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.net(z, None)
+        return x.clamp(-1, 1) if self.clamp else x
+
+
+class ExportConditionalGenerator(nn.Module):
+    """``z`` (N, latent_dim), ``label`` (N,) int64 -> ``image`` (N, C, H, W) in [-1, 1]."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, z: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return self.net(z, label).clamp(-1, 1)
+
+
+class ExportTranslator(nn.Module):
+    """``image`` (N, C_in, H, W) in [-1, 1] -> ``image`` (N, C_out, H, W) in [-1, 1]."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.net(image).clamp(-1, 1)
+
+
+# --------------------------------------------------------------------------------------------------
 # Pieces the GAN family's discriminators and generators share (conditioning, packing, tricks)
 
 

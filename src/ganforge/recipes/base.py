@@ -188,6 +188,16 @@ class Recipe:
         """Validation scores over ``batches`` (recipes with validation data); logged each epoch."""
         return {}
 
+    @property
+    def sampling_nets(self) -> tuple[str, ...]:
+        """The networks (keys of ``nets``) that sampling and translation run: what an export holds."""
+        raise NotImplementedError
+
+    def export_net(self, direction: str | None = None) -> nn.Module:
+        """A stand-alone copy of the network inference runs, in the state it runs in, taking and returning
+        tensors only (``ganforge.nets.layers.Export*``): what ``ganforge export`` traces."""
+        raise NotImplementedError
+
     def end_epoch(self, epoch: int) -> None:
         for s in self.schedulers.values():
             s.step()

@@ -26,6 +26,7 @@ from torch import nn
 
 from ..config import Config
 from ..errors import GanforgeError
+from ..nets.layers import ExportTranslator, frozen_copy
 from ..nets.patchgan import PatchGAN
 from ..nets.resnet import RESNET_BLOCKS, ResnetGenerator
 from ..losses import LOSSES
@@ -194,6 +195,15 @@ class CycleGAN(Recipe):
 
     def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.translate(inputs["input"], "AtoB")
+
+    sampling_nets = ("g_ab", "g_ba")
+
+    def export_net(self, direction: str | None = "AtoB") -> nn.Module:
+        """G_AB (``AtoB``) or G_BA as ``translate`` runs it: dropout off, BatchNorm on each image's statistics."""
+        if direction not in self.directions:
+            raise GanforgeError(f"direction {direction!r}; choices: {', '.join(self.directions)}")
+        g = self.g_ab if direction == "AtoB" else self.g_ba
+        return ExportTranslator(frozen_copy(g, per_image_norm=self.cfg.model.norm == "batch"))
 
     def preview(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Rows of real_A | fake_B | rec_A, then rows of real_B | fake_A | rec_B, for fixed test images."""

@@ -26,7 +26,8 @@ from ..config import Config
 from ..errors import GanforgeError
 from ..losses import LOSSES, gradient_penalty, r1_penalty
 from ..nets.dcgan import SIZES, DCGANDiscriminator, DCGANGenerator
-from ..nets.layers import EMA, standing_batchnorm_stats
+from ..kinds import Kind
+from ..nets.layers import EMA, ExportConditionalGenerator, ExportGenerator, frozen_copy, standing_batchnorm_stats
 from ..nets.mlp import MLPDiscriminator, MLPGenerator
 from ..nets.wgangp import WGANGPCritic, WGANGPGenerator
 from ..rng import Stream, seeded
@@ -268,12 +269,15 @@ class GAN(Recipe):
         labels = torch.arange(self.n_classes).repeat_interleave(cols)
         return self.sample_inputs(len(labels), generator, labels), cols
 
-    @torch.inference_mode()
-    def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        g = self.ema.net if self.ema is not None else self.g
-        was_training = g.training
-        # Standing BatchNorm statistics from fresh inputs (their own generator: the training RNG stream
-        # is untouched), then eval mode: samples do not depend on which other samples share their batch.
+    @property
+    def sampling_nets(self) -> tuple[str, ...]:
+        return ("g_ema",) if self.ema is not None else ("g",)
+
+    def _sampling_generator(self) -> nn.Module:
+        """The generator samples come from (the EMA one where kept), its BatchNorm running statistics replaced
+        by standing statistics from fresh inputs (their own generator: the training RNG stream is untouched), so
+        that in eval mode samples do not depend on which other samples share their batch."""
+        g = self.nets[self.sampling_nets[0]]
         gen = seeded(Stream.STANDING_BN)
 
         def fresh(i: int) -> tuple[torch.Tensor, ...]:
@@ -281,12 +285,24 @@ class GAN(Recipe):
             return tuple(v.to(self.device) for v in x.values())
 
         standing_batchnorm_stats(g, fresh)
+        return g
+
+    @torch.inference_mode()
+    def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        g = self._sampling_generator()
+        was_training = g.training
         g.eval()
         z, y = inputs["z"].to(self.device), inputs.get("y")
         y = None if y is None else y.to(self.device)
         out = torch.cat([g(z[i : i + 256], None if y is None else y[i : i + 256]) for i in range(0, len(z), 256)])
         g.train(was_training)
         return out
+
+    def export_net(self, direction: str | None = None) -> nn.Module:
+        net = frozen_copy(self._sampling_generator())
+        if self.kind is Kind.CONDITIONAL:
+            return ExportConditionalGenerator(net)
+        return ExportGenerator(net, clamp=self.kind is not Kind.POINTS)
 
     def state_dict(self) -> dict:
         state = super().state_dict()

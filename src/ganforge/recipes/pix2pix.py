@@ -30,6 +30,7 @@ from torch import nn
 
 from ..config import Config
 from ..errors import GanforgeError
+from ..nets.layers import ExportTranslator, frozen_copy
 from ..nets.patchgan import PatchGAN, receptive_field
 from ..nets.unet import UNET_DEPTHS, UNetGenerator
 from ..losses import LOSSES
@@ -212,6 +213,14 @@ class Pix2Pix(Recipe):
 
     def generate(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.translate(inputs["input"])
+
+    sampling_nets = ("g",)
+
+    def export_net(self, direction: str | None = None) -> nn.Module:
+        """G with dropout off (an export is deterministic; ``translate`` keeps the paper's test-time dropout
+        unless model.test_dropout=false) and the test-time norm of model.test_norm."""
+        m = self.cfg.model
+        return ExportTranslator(frozen_copy(self.g, per_image_norm=m.test_norm == "image" and m.norm == "batch"))
 
     def preview(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """input | output | target triptychs, one per grid row (a gray input is shown as RGB)."""
