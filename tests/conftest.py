@@ -94,3 +94,31 @@ def mnist_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, di
     cfg = DataConfig(source=str(MNIST), image_size=28, channels=1, limit=12000)
     summary = train_classifier(cfg, out, epochs=1, batch_size=128, lr=2e-3, seed=0, width=16, progress=False)
     return out, summary
+
+
+# Tiny runs of each model kind (builtin data, a few steps), for the API, export and serve tests: copy before changing.
+KIND_RUNS = {
+    "generator": ["--preset", "dcgan-pizza", "model.ema=0.9", "data.builtin_n=32"],
+    "conditional": ["--preset", "cdcgan-cifar10", "--data", "builtin:pizza", "data.builtin_n=32"],
+    "pix2pix": ["--preset", "pix2pix-colorize", "--data", "builtin:pizza", "model.generator=unet_64", "data.image_size=64",
+                "data.load_size=72", "data.builtin_n=16", "optim.decay_epochs=0", "train.epochs=1", "train.batch_size=4"],
+    "cyclegan": ["--preset", "cyclegan-pizza", "model.generator=resnet_6blocks", "model.d_layers=2", "data.image_size=16",
+                 "data.load_size=20", "data.builtin_n=16", "optim.decay_epochs=0", "train.epochs=1", "train.batch_size=4"],
+}
+
+
+@pytest.fixture(scope="session")
+def kind_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """kind -> the run directory of a 4-step tiny run of it (about 1 s each)."""
+    from ganforge.cli import main
+
+    root = tmp_path_factory.mktemp("kind_runs")
+    small = ["model.g_width=4", "model.d_width=4", "train.steps=4", "train.progress=false", "train.tensorboard=false",
+             "train.report=false"]
+    gan = ["model.latent_dim=8", "data.image_size=16", "train.batch_size=8"]
+    runs = {}
+    for kind, args in KIND_RUNS.items():
+        runs[kind] = root / kind
+        extra = gan if kind in ("generator", "conditional") else []
+        assert main(["train", "--out", str(runs[kind]), *args, *extra, *small]) == 0
+    return runs

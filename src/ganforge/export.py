@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import sys
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -226,13 +225,13 @@ def export(source: str, fmt: str, out: str, device: str = "cpu", command: str | 
     if report.max_abs_diff > TOLERANCE:
         raise GanforgeError(f"the {fmt} export in {out} differs from PyTorch by {report.max_abs_diff:.3g} (more than "
                             f"{TOLERANCE}); do not use it ({'; '.join(report.checked)})")
-    atomic_write(folder / "README.md", model_card(model, source, report, command or _command(), time.time() - t0))
+    atomic_write(folder / "README.md", model_card(model, source, report, command or _command(source, fmt, out), time.time() - t0))
     report.files.append("README.md")
     return report
 
 
-def _command() -> str:
-    return "ganforge " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else "(Python API)"
+def _command(source: str, fmt: str, out: str) -> str:
+    return f"ganforge export {shlex.quote(source)} --format {fmt} --out {shlex.quote(out)}"
 
 
 def _metrics(source: str) -> list[dict[str, Any]]:
