@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -122,3 +123,26 @@ def kind_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         extra = gan if kind in ("generator", "conditional") else []
         assert main(["train", "--out", str(runs[kind]), *args, *extra, *small]) == 0
     return runs
+
+
+# Headless Chromium (Debian's chromium + chromium-driver, which .ci/run installs when missing) for the browser tests
+CHROMIUM, DRIVER = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
+
+
+@pytest.fixture(scope="module")
+def browser():  # type: ignore[no-untyped-def]
+    if not CHROMIUM or not DRIVER:
+        pytest.skip("headless Chromium is not installed (Debian packages chromium and chromium-driver; .ci/run "
+                    "installs them when it can)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (a test dependency) is not installed")
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--window-size=1200,900"):
+        opts.add_argument(arg)
+    opts.binary_location = CHROMIUM
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)  # the system driver: nothing is downloaded
+    yield driver
+    driver.quit()

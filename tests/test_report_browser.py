@@ -4,36 +4,13 @@ decodes, the slider changes the shown grid, and a screenshot is taken."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from ganforge.cli import main
 
 from .conftest import tiny_overrides, write_images
-
-CHROMIUM, DRIVER = shutil.which("chromium") or shutil.which("chromium-browser"), shutil.which("chromedriver")
-
-
-@pytest.fixture(scope="module")
-def browser():  # type: ignore[no-untyped-def]
-    if not CHROMIUM or not DRIVER:
-        pytest.skip("headless Chromium is not installed (Debian packages chromium and chromium-driver; .ci/run "
-                    "installs them when it can)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (a test dependency) is not installed")
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", "--window-size=1200,900"):
-        opts.add_argument(arg)
-    opts.binary_location = CHROMIUM
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)  # the system driver: nothing is downloaded
-    yield driver
-    driver.quit()
 
 
 def test_report_renders_in_chromium(browser, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

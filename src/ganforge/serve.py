@@ -27,7 +27,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+# FastAPI reads the endpoints' annotations (strings here): the names they use must be module globals
+from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .errors import GanforgeError
 
@@ -121,10 +126,6 @@ def _png(images: Any, nrow: int) -> bytes:
 def make_app(models: dict[str, Served], token: str | None = None) -> Any:
     """The FastAPI app serving ``models`` (name -> :class:`Served`)."""
     import torch
-    from fastapi import FastAPI, File, Form, Request, UploadFile
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
-    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     class ApiError(Exception):
         def __init__(self, status: int, message: str) -> None:
