@@ -1,6 +1,6 @@
 """ganforge: train, evaluate, explore and use GANs for image generation and image-to-image translation."""
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["Model", "load", "__version__"]
 

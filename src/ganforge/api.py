@@ -14,7 +14,6 @@ EMA generator where one was kept, pix2pix's test-time dropout as configured (``d
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,68 +29,14 @@ if TYPE_CHECKING:
 
     from .recipes import Recipe
 
-EXPORT_FORMAT = 1  # config.json "ganforge_export" of a safetensors export
-WEIGHTS = "model.safetensors"
-CONFIG = "config.json"
-
-
-def is_export(path: str | Path) -> bool:
-    p = Path(path)
-    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file()
-
-
 def load(source: str | Path, device: str | torch.device = "cpu") -> Model:
     """A trained model from a run directory (its last.pt), a checkpoint file, or a folder written by
     ``ganforge export --format safetensors``; nothing read runs code (checkpoints are read with
     ``weights_only=True``, exports are safetensors and JSON)."""
-    if is_export(source):
-        recipe, meta = _load_export(Path(source), device)
-        return Model(recipe, str(source), meta)
     from .sampling import load_recipe
 
-    recipe, ckpt = load_recipe(source, device)
-    meta = {"step": ckpt["step"], "epoch": ckpt["epoch"]}
+    recipe, meta = load_recipe(source, device)
     return Model(recipe, str(source), meta)
-
-
-def _load_export(folder: Path, device: str | torch.device) -> tuple[Recipe, dict[str, Any]]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
-    from .sampling import rebuild
-
-    try:
-        meta = json.loads((folder / CONFIG).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise GanforgeError(f"{folder / CONFIG} cannot be read as JSON ({type(e).__name__})") from None
-    if not isinstance(meta, dict) or "ganforge_export" not in meta:
-        raise GanforgeError(f"{folder / CONFIG} is not a ganforge export's config (no 'ganforge_export' key)")
-    if not isinstance(meta["ganforge_export"], int) or meta["ganforge_export"] > EXPORT_FORMAT:
-        raise GanforgeError(f"{folder} is export format {meta['ganforge_export']!r}; this ganforge reads up to "
-                            f"{EXPORT_FORMAT}")
-    try:
-        tensors = load_file(folder / WEIGHTS, device="cpu")
-    except (SafetensorError, OSError, ValueError) as e:
-        raise GanforgeError(f"{folder / WEIGHTS} is not a safetensors file or is damaged ({type(e).__name__})") from None
-    nets = meta.get("nets")
-    if not isinstance(nets, list) or not all(isinstance(n, str) for n in nets):
-        raise GanforgeError(f"{folder / CONFIG}: 'nets' must be a list of network names")
-    ckpt = {"recipe": meta.get("recipe"), "config": meta.get("config"), "data_info": meta.get("data_info"), "state": None}
-    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["data_info"], dict):
-        raise GanforgeError(f"{folder / CONFIG}: 'config' and 'data_info' must be mappings")
-    # the recipe from its config with fresh weights, then the exported networks' weights into it
-    recipe = rebuild(ckpt, folder, device)
-    for name in nets:
-        if name not in recipe.nets:
-            raise GanforgeError(f"{folder / CONFIG}: network {name!r} is not one of {recipe.cfg.recipe}'s "
-                                f"({', '.join(recipe.nets)})")
-        state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
-        try:
-            recipe.nets[name].load_state_dict(state)
-        except RuntimeError as e:
-            raise GanforgeError(f"{folder / WEIGHTS} does not fit network {name!r} of its config "
-                                f"({' '.join(str(e).split())[:160]})") from None
-    return recipe, {"step": meta.get("step"), "epoch": meta.get("epoch"), "exported": True}
 
 
 def _as_index(model: Model, value: int | str) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from . import __version__
+from ._version import __version__
 from .errors import GanforgeError
 from .files import atomic_write, describe_os_error
 

@@ -96,14 +96,13 @@ MAX_POINTS = 1_000_000  # points a toy run writes to one CSV
 def cmd_sample(args: argparse.Namespace) -> int:
     from .data.images import save_each, save_grid
     from .files import ensure_writable_dir
-    from .api import load
-    from .sampling import class_grid, class_index, sample, sample_chunks
+    from .sampling import class_grid, class_index, load_recipe, sample, sample_chunks
 
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be >= 1; got {args.nrow}")
-    recipe = load(args.source, args.device).recipe
+    recipe, _ = load_recipe(args.source, args.device)
     model = as_generator(recipe, args.source, "sample")
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
@@ -236,8 +235,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from . import explore
     from .data.images import save_grid
     from .files import ensure_writable_dir
-    from .api import load
-    from .sampling import class_index
+    from .sampling import class_index, load_recipe
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -245,7 +243,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     ensure_writable_dir(out.parent, "--out folder")
     if args.video:
         ensure_writable_dir(Path(args.video).parent, "--video folder")
-    recipe = load(args.source, args.device).recipe
+    recipe, _ = load_recipe(args.source, args.device)
     if recipe.kind is Kind.TRANSLATOR:  # no latent: the same input through every epoch checkpoint
         if not args.input:
             raise GanforgeError(f"{recipe.cfg.recipe} translates images: give --input IMAGE to see it translated by "

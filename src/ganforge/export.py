@@ -33,7 +33,8 @@ from typing import Any
 
 import torch
 
-from .api import CONFIG, EXPORT_FORMAT, WEIGHTS, Model, load
+from .api import Model, load
+from .sampling import CONFIG, EXPORT_FORMAT, WEIGHTS
 from .errors import GanforgeError
 from .files import atomic_path, atomic_write, ensure_writable_dir
 

@@ -15,10 +15,64 @@ from .recipes import RECIPES, DataInfo, Recipe
 from .rng import Stream, seeded
 
 
+EXPORT_FORMAT = 1  # config.json "ganforge_export" of a safetensors export (ganforge.export)
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
 def load_recipe(source: str | Path, device: torch.device | str = "cpu") -> tuple[Recipe, dict]:
-    """A run directory (its last.pt) or a checkpoint file -> the recipe with trained networks."""
+    """A run directory (its last.pt), a checkpoint file or a safetensors export folder -> the recipe with trained
+    networks, and the checkpoint (of an export: its step, epoch and ``exported: True``)."""
+    if is_export(source):
+        return load_export(Path(source), device)
     ckpt = checkpoint.load(source)
     return rebuild(ckpt, source, device, nets_only=True), ckpt
+
+
+def is_export(path: str | Path) -> bool:
+    p = Path(path)
+    return p.is_dir() and (p / CONFIG).is_file() and (p / WEIGHTS).is_file()
+
+
+def load_export(folder: Path, device: torch.device | str = "cpu") -> tuple[Recipe, dict]:
+    """A folder of ``ganforge export --format safetensors``: the recipe built from config.json, then the exported
+    networks' weights into it; JSON and safetensors only, so nothing read runs code."""
+    import json
+
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        meta = json.loads((folder / CONFIG).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise GanforgeError(f"{folder / CONFIG} cannot be read as JSON ({type(e).__name__})") from None
+    if not isinstance(meta, dict) or "ganforge_export" not in meta:
+        raise GanforgeError(f"{folder / CONFIG} is not a ganforge export's config (no 'ganforge_export' key)")
+    if not isinstance(meta["ganforge_export"], int) or meta["ganforge_export"] > EXPORT_FORMAT:
+        raise GanforgeError(f"{folder} is export format {meta['ganforge_export']!r}; this ganforge reads up to "
+                            f"{EXPORT_FORMAT}")
+    try:
+        tensors = load_file(folder / WEIGHTS, device="cpu")
+    except (SafetensorError, OSError, ValueError) as e:
+        raise GanforgeError(f"{folder / WEIGHTS} is not a safetensors file or is damaged ({type(e).__name__})") from None
+    nets = meta.get("nets")
+    if not isinstance(nets, list) or not all(isinstance(n, str) for n in nets):
+        raise GanforgeError(f"{folder / CONFIG}: 'nets' must be a list of network names")
+    ckpt = {"recipe": meta.get("recipe"), "config": meta.get("config"), "data_info": meta.get("data_info"), "state": None}
+    if not isinstance(ckpt["config"], dict) or not isinstance(ckpt["data_info"], dict):
+        raise GanforgeError(f"{folder / CONFIG}: 'config' and 'data_info' must be mappings")
+    recipe = rebuild(ckpt, folder, device)
+    for name in nets:
+        if name not in recipe.nets:
+            raise GanforgeError(f"{folder / CONFIG}: network {name!r} is not one of {recipe.cfg.recipe}'s "
+                                f"({', '.join(recipe.nets)})")
+        state = {k[len(name) + 1:]: v for k, v in tensors.items() if k.startswith(name + ".")}
+        try:
+            recipe.nets[name].load_state_dict(state)
+        except RuntimeError as e:
+            raise GanforgeError(f"{folder / WEIGHTS} does not fit network {name!r} of its config "
+                                f"({' '.join(str(e).split())[:160]})") from None
+    return recipe, {"step": meta.get("step"), "epoch": meta.get("epoch"), "exported": True}
 
 
 def rebuild(ckpt: dict, source: str | Path, device: torch.device | str = "cpu", nets_only: bool = True) -> Recipe:

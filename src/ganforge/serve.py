@@ -101,7 +101,8 @@ def _names(sources: list[str]) -> list[str]:
 
 
 def open_models(sources: list[str], device: str = "cpu") -> dict[str, Served]:
-    from .api import is_export, load
+    from .api import load
+    from .sampling import is_export
     from .eval_log import run_dir_of
 
     models: dict[str, Served] = {}

@@ -24,6 +24,7 @@ from .data.images import UNREADABLE, is_image, list_images, to_mode
 from .errors import GanforgeError
 from .files import atomic_write, ensure_writable_dir
 from .kinds import as_translator
+from .sampling import load_recipe
 
 FITS = ("resize", "pad")
 
@@ -79,9 +80,7 @@ def translate_files(source: str, input_path: str, out: str, direction: str | Non
     if fit not in FITS:
         raise GanforgeError(f"--fit {fit!r}; choices: {', '.join(FITS)}")
     files, root = _inputs(Path(input_path))
-    from .api import load
-
-    recipe = load(source, device).recipe
+    recipe, _ = load_recipe(source, device)
     as_translator(recipe, source)
     if dropout is not None and hasattr(recipe.cfg.model, "test_dropout"):
         recipe.cfg = dataclasses.replace(recipe.cfg, model=dataclasses.replace(recipe.cfg.model, test_dropout=dropout))
