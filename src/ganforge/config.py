@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Iterable, Literal, Mapping
 
 from .errors import GanforgeError
 
@@ -93,6 +93,9 @@ class TrainConfig:
     log_every: int = 50  # steps between metrics.jsonl / TensorBoard rows
     n_samples: int = 64  # images in the per-epoch sample grid (fixed noise)
     keep_checkpoints: int = 3  # epoch_NNN.pt files kept (0 = all); last.pt is always kept
+    full_checkpoints: bool = False  # epoch_NNN.pt with the optimizer state too (resume needs only last.pt)
+    wandb: bool = False  # also log to Weights & Biases (pip install wandb; WANDB_MODE=offline works without network)
+    wandb_project: str = "ganforge"
     tensorboard: bool = True
     val_images: int = 100  # translation recipes: validation pairs scored (L1, PSNR, SSIM) each epoch; 0 = none
     report: bool = True  # rebuild RUN/report.html at the end of every epoch (watch a run by reloading it)
@@ -246,6 +249,14 @@ def coerce(key: str, value: Any, tp: Any) -> Any:
     raise bad
 
 
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """' (did you mean X?)' for the closest candidate, '' when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def build_section(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     """Instantiate dataclass ``cls`` from a mapping, rejecting unknown keys and coercing types."""
     hints = typing.get_type_hints(cls)
@@ -253,8 +264,9 @@ def build_section(cls: type, values: Mapping[str, Any], prefix: str) -> Any:
     kwargs: dict[str, Any] = {}
     for k, v in values.items():
         if k not in names:
-            raise GanforgeError(f"unknown config key '{prefix}{k}'; valid keys in {prefix.rstrip('.') or 'config'}: "
-                                f"{', '.join(names)}")
+            hint = did_you_mean(prefix + k, [prefix + n for n in names])
+            raise GanforgeError(f"unknown config key '{prefix}{k}'{hint}; valid keys in "
+                                f"{prefix.rstrip('.') or 'config'}: {', '.join(names)}")
         kwargs[k] = coerce(prefix + k, v, hints[k])
     return cls(**kwargs)
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .config import SECTIONS, Config, DataConfig, EvalConfig, OptimConfig, TrainConfig, build_section, merge, validate
+import dataclasses
+
+from .config import (SECTIONS, Config, DataConfig, EvalConfig, OptimConfig, TrainConfig, build_section, did_you_mean,
+                     merge, validate)
 from .errors import GanforgeError
 from .metrics import parse_metrics
 from .recipes import RECIPES
@@ -22,9 +25,27 @@ def resolve(layers: list[Mapping[str, Any]]) -> Config:
     for layer in layers:
         merged = merge(merged, layer)
     top = ("recipe", "name", "model", *SECTIONS)
+    recipe_cls = RECIPES.get(str(merged.get("recipe", "dcgan"))) if not isinstance(merged.get("recipe"), (Mapping, list)) \
+        else None
+    classes = {"model": getattr(recipe_cls, "config_cls", None), "data": DataConfig, "optim": OptimConfig,
+               "train": TrainConfig, "eval": EvalConfig}
+    dotted = [f"{s}.{f.name}" for s, c in classes.items() if c is not None for f in dataclasses.fields(c)]
     for k in merged:
-        if k not in top:
-            raise GanforgeError(f"unknown config key '{k}'; valid top-level keys: {', '.join(top)}")
+        if k not in top:  # `epochs=3` for train.epochs: the dotted key whose leaf it is, or the closest
+            leaf = [d for d in dotted if d.endswith("." + k)]
+            hint = f" (did you mean {leaf[0]}?)" if len(leaf) == 1 else did_you_mean(k, [*top, *dotted])
+            raise GanforgeError(f"unknown config key '{k}'{hint}; valid top-level keys: {', '.join(top)}")
+    for s, c in classes.items():  # a key of another section (model.epochs for train.epochs)
+        section = merged.get(s)
+        if c is None or not isinstance(section, Mapping):
+            continue
+        own = {f.name for f in dataclasses.fields(c)}
+        for k in section:
+            if k not in own:
+                elsewhere = [d for d in dotted if d.endswith("." + str(k)) and not d.startswith(s + ".")]
+                if len(elsewhere) == 1:
+                    raise GanforgeError(f"unknown config key '{s}.{k}' (did you mean {elsewhere[0]}?); valid keys in "
+                                        f"{s}: {', '.join(sorted(own))}")
     for k in ("recipe", "name"):
         if isinstance(merged.get(k), (Mapping, list)):
             raise GanforgeError(f"config key '{k}' is a name (a string), got {merged[k]!r}")

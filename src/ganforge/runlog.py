@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable
 
+from .errors import GanforgeError
 from .files import atomic_write
 
 
@@ -39,8 +40,40 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return rows
 
 
+# TensorBoard groups: the first rule whose test matches a metrics.jsonl key names its section
+TB_GROUPS = (("eval/", lambda k: k.startswith("eval/")), ("loss/", lambda k: k.startswith("loss")),
+             ("score/", lambda k: k.startswith(("d_", "w_distance")) or k in ("ac_real", "ac_fake", "ac_g")),
+             ("val/", lambda k: k.startswith("val_")), ("speed/", lambda k: k == "images_per_s"),
+             ("lr/", lambda k: k.startswith("lr")),
+             ("penalty/", lambda k: k in ("gp", "r1", "r2", "gamma") or k.startswith("loss_d_adv")),
+             ("augment/", lambda k: k.startswith("augment")), ("toy/", lambda k: k in TOY_KEYS))
+TOY_KEYS = ("modes", "high_quality", "reverse_kl")
+
+
+def tb_tag(key: str) -> str:
+    """A metrics.jsonl key -> its TensorBoard tag, grouped: loss/loss_d, score/d_real, val/val_psnr, lr/lr_g ..."""
+    for group, match in TB_GROUPS:
+        if match(key):
+            return key if key.startswith(group) else group + key
+    return "train/" + key
+
+
+def open_wandb(run_dir: Path, opts: dict[str, Any]) -> Any:
+    """A Weights & Biases run (``train.wandb=true``): optional, not a dependency of ganforge; WANDB_MODE=offline
+    writes it under RUN/wandb/ for a later `wandb sync`."""
+    try:
+        import wandb
+    except ImportError:
+        raise GanforgeError("train.wandb=true needs the wandb package (pip install wandb; WANDB_MODE=offline logs "
+                            "without a network or account)") from None
+    return wandb.init(project=opts["project"], id=opts["id"], name=opts["name"], config=opts["config"],
+                      dir=str(run_dir), resume="allow")
+
+
 class RunLog:
-    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None) -> None:
+    def __init__(self, run_dir: Path, tensorboard: bool, resume_step: int | None = None,
+                 wandb: dict[str, Any] | None = None) -> None:
+        self.wandb = open_wandb(run_dir, wandb) if wandb else None
         self.path = run_dir / "metrics.jsonl"
         if resume_step is not None:
             # Rows logged after the checkpoint we resume from would be logged again: drop them.
@@ -60,12 +93,20 @@ class RunLog:
         self.file.write(json.dumps({"step": step, **values}) + "\n")
         self.file.flush()
         if self.tb is not None:
-            self._tb(lambda tb: [tb.add_scalar(k, v, step) for k, v in values.items()
+            self._tb(lambda tb: [tb.add_scalar(tb_tag(k), v, step) for k, v in values.items()
                                  if isinstance(v, (int, float)) and k not in ("epoch", "time")])
+
+        if self.wandb is not None:
+            self.wandb.log({tb_tag(k): v for k, v in values.items() if isinstance(v, (int, float)) and k != "epoch"},
+                           step=step)
 
     def image(self, tag: str, grid: Any, step: int) -> None:
         if self.tb is not None:
             self._tb(lambda tb: tb.add_image(tag, grid, step))
+        if self.wandb is not None:
+            import wandb
+
+            self.wandb.log({tag: wandb.Image(grid.permute(1, 2, 0).float().cpu().numpy())}, step=step)
 
     def _tb(self, write: Callable[[Any], object]) -> None:
         """TensorBoard is a view of metrics.jsonl: a failure to write it (a full disk...) warns once and turns
@@ -82,5 +123,7 @@ class RunLog:
 
     def close(self) -> None:
         self.file.close()
+        if self.wandb is not None:
+            self.wandb.finish()
         if self.tb is not None:
             self._tb(lambda tb: tb.close())

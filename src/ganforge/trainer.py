@@ -16,6 +16,7 @@ import json
 import math
 import platform
 import shutil
+import uuid
 import signal
 import sys
 import time
@@ -40,7 +41,8 @@ from .runlog import RunLog
 
 # Keys that may change when a run is resumed: they lengthen the run or change where it runs, never what
 # it computes per step.
-RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard",
+RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", "train.tensorboard", "train.wandb",
+               "train.wandb_project", "train.full_checkpoints",
                "train.keep_checkpoints", "train.val_images", "train.report", "train.precision", "train.channels_last",
                "train.compile", "train.sync_bn", "data.workers", "eval.every", "eval.metrics", "eval.extractor",
                "eval.weights", "eval.n", "eval.real")
@@ -242,7 +244,8 @@ class Trainer:
         checkpoint.save(self.run_dir / "last.pt", payload)
         if epoch_file:
             ckdir = self.run_dir / "checkpoints"
-            checkpoint.save(ckdir / f"epoch_{self.epoch:03d}.pt", payload)
+            checkpoint.save(ckdir / f"epoch_{self.epoch:03d}.pt",
+                            payload if self.cfg.train.full_checkpoints else checkpoint.slim(payload))
             self._prune_checkpoints()
 
     def _prune_checkpoints(self) -> None:
@@ -260,11 +263,14 @@ class Trainer:
         if path.exists():
             return
 
-        def copy(f: Any) -> None:
-            with open(self.run_dir / "last.pt", "rb") as src:
-                shutil.copyfileobj(src, f, 1 << 20)
+        if self.cfg.train.full_checkpoints:
+            def copy(f: Any) -> None:
+                with open(self.run_dir / "last.pt", "rb") as src:
+                    shutil.copyfileobj(src, f, 1 << 20)
 
-        atomic_write(path, copy, fsync=True)
+            atomic_write(path, copy, fsync=True)
+        else:
+            checkpoint.save(path, checkpoint.slim(checkpoint.load(self.run_dir / "last.pt")))
         self._prune_checkpoints()
         warnings.warn(f"{path} was lost to an interrupted write; written again from last.pt", stacklevel=2)
 
@@ -285,7 +291,9 @@ class Trainer:
             if scores:
                 log.log(self.step, {k: round(v, 6) for k, v in scores.items()})
         out = self.recipe.preview(self.fixed)
-        path = self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png"
+        # a run stopped inside an epoch (train.steps) names its grid by the step too: that epoch is not done
+        partial = f"_step_{self.step:06d}" if self.step % self.data.steps_per_epoch else ""
+        path = self.run_dir / "samples" / f"epoch_{self.epoch:03d}{partial}.png"
         if self.info.points:  # 2-D toys: a scatter over the real density, and the mode metrics
             from .data.toy import mode_metrics, scatter_png
 
@@ -365,6 +373,8 @@ class Trainer:
                                 f"{self.step - w['count'] + 1}-{self.step}); training stopped; {good}. Try a lower "
                                 f"optim.lr, or a gradient penalty")
         row = {k: round(v, 6) for k, v in zip(keys, means)}
+        for name, opt in self.recipe.optimizers.items():  # the learning rates in force (decays, schedules)
+            row[f"lr_{name}"] = float(f"{opt.param_groups[0]['lr']:.6g}")
         row["epoch"] = round(self.step / self.data.steps_per_epoch, 4)
         row["images_per_s"] = round(w["count"] * self.cfg.train.batch_size / max(w["seconds"], 1e-9), 2)
         if log is None:
@@ -391,14 +401,20 @@ class Trainer:
     def _fit(self) -> str:
         t, run_dir = self.cfg.train, self.run_dir
         resume_step = self.step if self.step else None
-        log: Any = RunLog(run_dir, t.tensorboard, resume_step) if self.main else _NoLog()
+        wandb = None
+        if t.wandb and self.main:  # one W&B run per run directory: a resumed run continues it
+            facts = read_json(run_dir / "run.json", missing={}, damaged={})
+            run_id = (facts.get("wandb_id") if isinstance(facts, dict) else None) or uuid.uuid4().hex[:12]
+            self.write_facts(wandb_id=run_id)
+            wandb = {"project": t.wandb_project, "id": run_id, "name": run_dir.name, "config": self.cfg.to_dict()}
+        log: Any = RunLog(run_dir, t.tensorboard, resume_step, wandb) if self.main else _NoLog()
         if self.main:
             self.write_facts(**({"started": time.time()} if resume_step is None else {"resumed_at_step": self.step}))
         bar = None
         if t.progress and self.main:
-            from tqdm import tqdm
+            from .progress import bar as progress_bar
 
-            bar = tqdm(total=self.total_steps, initial=self.step, unit="step", dynamic_ncols=True, file=sys.stderr)
+            bar = progress_bar(self.total_steps, self.step, "step", "train")
         batches = self.data.batches(self.step)
         status, start_wall, start_step = "done", time.time(), self.step
         with _StopSignal() as stop:

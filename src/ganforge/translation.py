@@ -10,7 +10,6 @@ pix2pix dataset format): the half that the direction names is translated.
 from __future__ import annotations
 
 import dataclasses
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -94,9 +93,9 @@ def translate_files(source: str, input_path: str, out: str, direction: str | Non
     torch.manual_seed(seed)  # test-time dropout draws from it
     bar = None
     if progress:
-        from tqdm import tqdm
+        from .progress import bar as progress_bar
 
-        bar = tqdm(total=len(files), unit="img", dynamic_ncols=True, file=sys.stderr)
+        bar = progress_bar(len(files), unit="image", desc="translate")
     ensure_writable_dir(out_dir, "--out folder")
     written: list[Path] = []
     skipped: list[str] = []

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -175,9 +174,9 @@ def train_classifier(data_cfg: DataConfig, out: Path, epochs: int = 2, batch_siz
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     bar = None
     if progress:
-        from tqdm import tqdm
+        from ..progress import bar as progress_bar
 
-        bar = tqdm(total=total, unit="step", desc="classifier", dynamic_ncols=True, file=sys.stderr)
+        bar = progress_bar(total, unit="step", desc="classifier")
     step, order_src = 0, torch.tensor(train_idx)
     try:
         for epoch in range(epochs):
