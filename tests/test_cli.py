@@ -57,7 +57,7 @@ def test_bad_inputs(tmp_path: Path, images: Path, capsys: pytest.CaptureFixture)
     cases = [
         (["train", "--data", str(tmp_path / "missing"), *out], "data path .*missing' does not exist"),
         (["train", "--data", str(empty), *out, *tiny], "no images"),
-        (["train", "--data", str(images), *out, "train.epoch=1"], "unknown config key 'train.epoch'; valid keys"),
+        (["train", "--data", str(images), *out, "train.epoch=1"], r"unknown config key 'train.epoch' \(did you mean train.epochs\?\); valid keys"),
         (["train", "--data", str(images), *out, "train.epochs=two"], "train.epochs expects int, got 'two'"),
         (["train", "--preset", "dcgan-folder", *out], "preset dcgan-folder needs data"),
         (["train", "--config", str(tmp_path / "nope.yaml"), *out], "config file .* does not exist"),

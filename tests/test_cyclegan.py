@@ -188,7 +188,7 @@ def test_cli_run_resume_translate_both_ways(tmp_path: Path, capsys: pytest.Captu
     assert rows(tmp_path / "one") == rows(tmp_path / "two")  # the pools and RNG are checkpointed
     assert {"loss_d_a", "loss_cycle_b", "d_b_fake"} <= set(rows(tmp_path / "one")[-1])
     grid = Image.open(tmp_path / "one" / "samples" / "epoch_002.png")
-    assert grid.size == (3 * 18 + 2, 4 * 18 + 2)  # 2 rows A -> B -> A, 2 rows B -> A -> B
+    assert grid.size == (4 * (3 * 18 + 2), 4 * (4 * 18 + 2))  # 2 rows A -> B -> A, 2 rows B -> A -> B; 16 px cells x4
     ck = torch.load(tmp_path / "one" / "last.pt", weights_only=True)
     assert set(ck["state"]["nets"]) == {"g_ab", "g_ba", "d_a", "d_b"} and ck["state"]["pools"]["a"].shape[0] == 8  # 4 steps x 2 fakes
     for direction in ("AtoB", "BtoA"):

@@ -48,7 +48,7 @@ def test_evaluate_all_checkpoints_writes_rows_curve_and_best(tmp_path: Path, cls
     got = rows(run / "eval.jsonl")
     assert [r["epoch"] for r in got] == [1, 2, 3]
     for r in got:
-        assert {"FD[classifier:pizza]", "KID[classifier:pizza]", "IS[classifier:pizza]", "precision", "recall"} <= set(r)
+        assert {"FD[classifier:pizza]", "KIDx1000[classifier:pizza]", "IS[classifier:pizza]", "precision", "recall"} <= set(r)
         p = r["protocol"]
         assert p["extractor"] == "classifier:pizza" and len(p["weights_sha256"]) == 64
         assert p["n_real"] == p["n_fake"] == 96 and p["split"] == "generator seed 1"  # held out: another seed
@@ -156,7 +156,7 @@ def test_translation_and_toy_runs_are_scored(tmp_path: Path, cls: Path) -> None:
     assert main(["train", "--out", str(cg), *cyclegan_cli(**{"data.source": "builtin:pizza", "data.builtin_n": 8})]) == 0
     assert main(["evaluate", str(cg), "--extractor", f"classifier:{cls}", "--n", "8", "--metrics", "fid,kid"]) == 0
     r = rows(cg / "eval.jsonl")[-1]
-    assert {"AtoB:FD[classifier:pizza]", "BtoA:FD[classifier:pizza]", "AtoB:KID[classifier:pizza]"} <= set(r)
+    assert {"AtoB:FD[classifier:pizza]", "BtoA:FD[classifier:pizza]", "AtoB:KIDx1000[classifier:pizza]"} <= set(r)
     toy = tmp_path / "toy"
     assert main(["train", "--preset", "toy-ring", "--out", str(toy), "train.epochs=1", "data.builtin_n=2048",
                  "train.progress=false", "train.tensorboard=false"]) == 0

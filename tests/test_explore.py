@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -55,20 +56,30 @@ def test_strip_gif_and_mp4(run: Path, tmp_path: Path, capsys: pytest.CaptureFixt
     strip, gif, mp4 = tmp_path / "strip.png", tmp_path / "walk.gif", tmp_path / "walk.mp4"
     assert main(["interpolate", str(run), "--seeds", "3,17,42", "--steps", "6", "--out", str(strip), "--video", str(gif),
                  "--frames", "10"]) == 0
-    assert Image.open(strip).size == (6 * 18 + 2, 2 * 18 + 2)  # 6 per pair, one row per pair, 16 px + padding
-    assert Image.open(gif).n_frames == 3 * 9
+    # 6 per pair, one row per pair, 16 px + padding; shown 4x (nearest neighbour): cells of 64 px
+    assert Image.open(strip).size == (4 * (6 * 18 + 2), 4 * (2 * 18 + 2))
+    assert Image.open(gif).n_frames == 3 * 9 and Image.open(gif).size == (128, 128)  # frames 8x: 128 px
+    note = json.loads((tmp_path / "strip.png.json").read_text())
+    assert note["seeds"] == [3, 17, 42] and note["mode"] == "slerp" and "3 → 17 → 42" in note["caption"]
+    assert json.loads((tmp_path / "walk.gif.json").read_text())["caption"].startswith("loop 3 → 17 → 42 → 3: slerp")
     # the strip's first image is what `ganforge sample --seed 3` draws first
     assert main(["sample", str(run), "--n", "1", "--seed", "3", "--out", str(tmp_path / "one.png")]) == 0
-    tile = np.asarray(Image.open(strip))[2:18, 2:18].astype(int)
-    one = np.asarray(Image.open(tmp_path / "one.png"))[2:18, 2:18].astype(int)
-    assert np.abs(tile - one).max() <= 1
+    tile = np.asarray(Image.open(strip))[8:72, 8:72].astype(int)
+    one = np.asarray(Image.open(tmp_path / "one.png"))[8:72, 8:72].astype(int)
+    assert np.abs(tile - one).max() <= 1 and np.array_equal(tile[::4, ::4], tile[3::4, 3::4])  # 4x4 blocks
+    assert main(["interpolate", str(run), "--seeds", "3,17", "--steps", "3", "--out", str(tmp_path / "native.png"),
+                 "--scale", "1", "--video", str(tmp_path / "native.gif"), "--frames", "3"]) == 0
+    assert Image.open(tmp_path / "native.png").size == (3 * 18 + 2, 18 + 2)  # --scale 1: native size
+    assert Image.open(tmp_path / "native.gif").size == (16, 16)
     assert main(["interpolate", str(run), "--seeds", "3,17", "--out", str(strip), "--video", str(mp4), "--frames",
                  "12", "--mode", "lerp"]) == 0
     import imageio.v2 as imageio
 
     reader = imageio.get_reader(mp4)
     assert reader.count_frames() == 2 * 11
+    frame = reader.get_data(0)
     reader.close()
+    assert frame.shape == (128, 128, 3) and frame.std() > 1  # 16 px frames shown 8x, not a black box
 
 
 def test_bad_interpolation_input(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -78,6 +89,8 @@ def test_bad_interpolation_input(run: Path, tmp_path: Path, capsys: pytest.Captu
         (["--seeds", "3,x"], "a comma list of integers"),
         (["--seeds", "3,4", "--steps", "1"], "--steps must be >= 2"),
         (["--seeds", "3,4", "--video", str(tmp_path / "w.avi")], "write a .gif or an .mp4"),
+        (["--seeds", "3,4", "--scale", "0"], "--scale must be >= 1 (1: native size); got 0"),
+        (["--seeds", "3,4", "--scale", "2000"], "--scale 2000 would make a 292000x40000 px picture"),
     ]:
         assert message in one_line_error(capsys, ["interpolate", str(run), *args, "--out", out])
 
@@ -90,7 +103,8 @@ def test_class_sweep_and_translation_evolution(tmp_path: Path, capsys: pytest.Ca
     assert main(["train", "--out", str(cond), *tiny_overrides(**{"recipe": "cdcgan", "data.source": "builtin:pizza",
                                                                  "data.builtin_n": 32, "train.epochs": 1})]) == 0
     assert main(["interpolate", str(cond), "--seeds", "1,2", "--vary", "class", "--out", str(tmp_path / "c.png")]) == 0
-    assert Image.open(tmp_path / "c.png").size == (5 * 18 + 2, 2 * 18 + 2)  # 5 topping classes, 2 seeds
+    assert Image.open(tmp_path / "c.png").size == (4 * (5 * 18 + 2), 4 * (2 * 18 + 2))  # 5 topping classes, 2 seeds; 4x
+    assert "one column per class (pepperoni, olive" in json.loads((tmp_path / "c.png.json").read_text())["caption"]
     assert "--class K" in one_line_error(capsys, ["interpolate", str(cond), "--seeds", "1,2", "--out",
                                                   str(tmp_path / "x.png")])
     write_aligned(tmp_path / "pairs", 4, size=40)
@@ -100,6 +114,10 @@ def test_class_sweep_and_translation_evolution(tmp_path: Path, capsys: pytest.Ca
     strip, gif = tmp_path / "evo.png", tmp_path / "evo.gif"
     assert main(["interpolate", str(p2p), "--input", str(tmp_path / "pairs" / "000.png"), "--out", str(strip),
                  "--video", str(gif)]) == 0
-    assert Image.open(gif).n_frames == 3  # one frame per epoch checkpoint
-    assert Image.open(strip).size == (4 * (80 + 2) + 2, 40 + 4)  # input + 3 epochs, each at the input's 80x40
+    assert Image.open(gif).n_frames == 3 and Image.open(gif).size == (4 * 80, 4 * 40)  # one frame per epoch checkpoint
+    # input + 3 epochs, each at the input's 80x40, shown 2x (the shorter side 40 -> 80 px)
+    assert Image.open(strip).size == (2 * (4 * (80 + 2) + 2), 2 * (40 + 4))
+    note = json.loads((tmp_path / "evo.png.json").read_text())
+    assert note["caption"] == "000.png, then its translation AtoB by each of the 3 epoch checkpoints"
+    assert json.loads((tmp_path / "evo.gif.json").read_text())["caption"].startswith("000.png translated AtoB by each")
     assert "give --input IMAGE" in one_line_error(capsys, ["interpolate", str(p2p), "--out", str(strip)])

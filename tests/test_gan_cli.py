@@ -37,9 +37,9 @@ def test_conditional_run_samples_a_class_grid_and_one_class(tmp_path: Path, clas
     assert main(["train", "--data", f"classes:{classes}", "--out", str(run), "recipe=cgan", "train.epochs=2",
                  "train.n_samples=6", *TINY_MLP]) == 0
     grid = Image.open(run / "samples" / "epoch_002.png")
-    assert grid.size == (2 * 10 + 2, 3 * 10 + 2)  # one row per class (3), n_samples / classes = 2 columns
+    assert grid.size == (8 * (2 * 10 + 2), 8 * (3 * 10 + 2))  # one row per class (3), 2 columns; 8 px cells x8
     assert main(["sample", str(run), "--out", str(tmp_path / "grid.png"), "--n", "12"]) == 0
-    assert Image.open(tmp_path / "grid.png").size == (4 * 10 + 2, 3 * 10 + 2)
+    assert Image.open(tmp_path / "grid.png").size == (8 * (4 * 10 + 2), 8 * (3 * 10 + 2))  # 8 px cells shown 8x: 64 px
     assert main(["sample", str(run), "--out", str(tmp_path / "dogs") + "/", "--n", "3", "--class", "dog"]) == 0
     assert main(["sample", str(run), "--out", str(tmp_path / "ones") + "/", "--n", "3", "--class", "1"]) == 0
     a = [np.asarray(Image.open(p)) for p in sorted((tmp_path / "dogs").iterdir())]

@@ -138,7 +138,7 @@ def test_cli_run_logs_validation_scores_and_triptychs(tmp_path: Path, capsys: py
                                                      abs=0.3)  # the input is the negative of the target
     assert any("loss_g_l1" in r and "d_real" in r for r in rows)
     grid = Image.open(run / "samples" / "epoch_001.png")
-    assert grid.size == (3 * 34 + 2, 2 * 34 + 2)  # 2 rows of input | output | target, 32 px + 2 px padding
+    assert grid.size == (2 * (3 * 34 + 2), 2 * (2 * 34 + 2))  # 2 rows of input | output | target, 32 px + 2 px, x2
     facts = json.loads((run / "run.json").read_text())
     assert "[val]" in facts["val_data"] and "6 pairs" in facts["data"]
     ck = torch.load(run / "last.pt", weights_only=True)

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -51,7 +52,7 @@ def test_a_run_leaves_config_metrics_samples_checkpoints(tmp_path: Path, images:
     assert ck["config"]["train"]["epochs"] == 3 and ck["fixed_inputs"]["z"].shape == (64, 8)
     assert set(ck["state"]["nets"]) == {"g", "d", "g_ema"} and set(ck["state"]["optimizers"]) == {"g", "d"}
     grid = Image.open(run / "samples" / "epoch_003.png")
-    assert grid.size == (8 * 18 + 2, 8 * 18 + 2)  # 64 samples of 16x16 in an 8x8 grid, 2-pixel padding
+    assert grid.size == (4 * (8 * 18 + 2), 4 * (8 * 18 + 2))  # 64 samples of 16x16 in an 8x8 grid, 2-pixel padding, x4
 
 
 def test_exact_resume_equals_one_go(tmp_path: Path, images: Path) -> None:
@@ -95,7 +96,10 @@ def test_sample_grid_and_folder_from_run_and_checkpoint(tmp_path: Path, images: 
     run = tmp_path / "run"
     assert train(run, images, **{"train.epochs": 1}) == 0
     assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "g.png"), "--seed", "3"]) == 0
-    assert Image.open(tmp_path / "g.png").size == (4 * 18 + 2, 3 * 18 + 2)
+    assert Image.open(tmp_path / "g.png").size == (4 * (4 * 18 + 2), 4 * (3 * 18 + 2))  # 16 px cells shown 4x: 64 px
+    assert main(["sample", str(run), "--n", "10", "--out", str(tmp_path / "g1.png"), "--seed", "3", "--scale", "1"]) == 0
+    assert Image.open(tmp_path / "g1.png").size == (4 * 18 + 2, 3 * 18 + 2)  # --scale 1: native
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "g.png"))[::4, ::4], np.asarray(Image.open(tmp_path / "g1.png")))
     assert main(["sample", str(run / "checkpoints" / "epoch_001.pt"), "--n", "5", "--out",
                  str(tmp_path / "each") + "/", "--seed", "3"]) == 0
     files = sorted((tmp_path / "each").iterdir())

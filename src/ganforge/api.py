@@ -112,13 +112,19 @@ class Model:
         return out
 
     def generate(self, n: int | None = None, seed: int = 0, z: torch.Tensor | None = None,
-                 labels: int | str | Sequence[int | str] | torch.Tensor | None = None) -> torch.Tensor:
+                 labels: int | str | Sequence[int | str] | torch.Tensor | None = None,
+                 trunc: float = 1.0) -> torch.Tensor:
         """``n`` samples from ``seed`` (those of ``ganforge sample --seed``), or one per row of ``z``:
         (N, C, H, W) images in [-1, 1] on the CPU ((N, 2) points for toy models). ``labels`` (conditional
-        models): one class for all, or one per sample, as indices or names; default random classes."""
-        from .sampling import CHUNK
+        models): one class for all, or one per sample, as indices or names; default random classes. ``trunc``:
+        the truncation psi in (0, 1] (``ganforge sample --trunc``): each latent moves toward the mean latent, which
+        is 0 for ganforge's N(0, I) latents, so z' = psi z (also for a given ``z``); 1 (default) = off; image
+        generators only."""
+        from .sampling import CHUNK, check_trunc, refuse_points_trunc, truncate
 
         as_generator(self.recipe, self.source, "generate")
+        psi = check_trunc(trunc, "trunc")
+        refuse_points_trunc(self.recipe, psi, "trunc")
         if z is None:
             n = 1 if n is None else int(n)
             if n < 1:
@@ -128,7 +134,8 @@ class Model:
             parts = []
             for start in range(0, n, CHUNK):
                 k = min(CHUNK, n - start)
-                parts.append(self.recipe.generate(self.recipe.sample_inputs(k, gen, None if y is None else y[start:start + k])))
+                inputs = self.recipe.sample_inputs(k, gen, None if y is None else y[start:start + k])
+                parts.append(self.recipe.generate(truncate(inputs, psi)))
             out = torch.cat(parts)
         else:
             z = torch.as_tensor(z, dtype=torch.float32)
@@ -143,18 +150,18 @@ class Model:
             y = self._labels(labels, len(z))
             if self.recipe.kind is Kind.CONDITIONAL:
                 inputs["y"] = y if y is not None else self.recipe.sample_inputs(len(z), seeded(seed, Stream.SAMPLE))["y"]
-            out = self.recipe.generate(inputs)
+            out = self.recipe.generate(truncate(inputs, psi))
         out = out.float().cpu()
         return out if self.recipe.kind is Kind.POINTS else out.clamp(-1, 1)
 
     def generate_images(self, n: int | None = None, seed: int = 0, z: torch.Tensor | None = None,
-                        labels: Any = None) -> list[Image.Image]:
+                        labels: Any = None, trunc: float = 1.0) -> list[Image.Image]:
         """:meth:`generate` as Pillow images."""
         from .data.images import to_pil
 
         if self.recipe.kind is Kind.POINTS:
             raise GanforgeError(f"{self.recipe.cfg.recipe} on 2-D points draws points, not images: use generate()")
-        return [to_pil(x.add(1).div(2)) for x in self.generate(n, seed, z, labels)]
+        return [to_pil(x.add(1).div(2)) for x in self.generate(n, seed, z, labels, trunc)]
 
     def interpolate(self, seed_a: int, seed_b: int, steps: int = 8, mode: str = "slerp",
                     label: int | str | None = None) -> torch.Tensor:

@@ -94,44 +94,63 @@ MAX_POINTS = 1_000_000  # points a toy run writes to one CSV
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
+    import torch
+
     from .data.images import save_each, save_grid
     from .files import ensure_writable_dir
-    from .sampling import class_grid, class_index, load_recipe, sample, sample_chunks
+    from .sampling import (check_trunc, class_grid, class_index, load_recipe, parse_seeds, refuse_points_trunc, sample,
+                           sample_chunks, sample_seeds)
 
+    seeds = parse_seeds(args.seeds) if args.seeds is not None else None
+    if seeds is not None and (args.n is not None or args.seed is not None):
+        raise GanforgeError(f"--seeds {args.seeds} names the images itself: give either --seeds or --seed/--n, not both")
+    args.n, args.seed = 64 if args.n is None else args.n, 0 if args.seed is None else args.seed
+    psi = check_trunc(args.trunc)
     if args.n < 1:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.nrow is not None and args.nrow < 1:
         raise GanforgeError(f"--nrow must be >= 1; got {args.nrow}")
     recipe, _ = load_recipe(args.source, args.device)
     model = as_generator(recipe, args.source, "sample")
+    refuse_points_trunc(recipe, psi)
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     out = Path(args.out)
     if model.kind is Kind.POINTS:  # a toy run: points as CSV and a scatter plot
+        if seeds is not None:
+            raise GanforgeError(f"--seeds: {recipe.cfg.recipe} draws 2-D points, written as one CSV; use --n N --seed S")
         if args.n > MAX_POINTS:
             raise GanforgeError(f"--n {args.n}: a toy run writes at most {MAX_POINTS:,} points")
         ensure_writable_dir(out.parent, "--out folder")
         return _sample_points(recipe, args, out)
+    count = len(seeds) if seeds is not None else args.n
     if args.out.endswith(("/", "\\")) or out.is_dir() or not out.suffix:  # one PNG per sample, written as made
         ensure_writable_dir(out, "--out folder")
         done = 0
-        for images in sample_chunks(recipe, args.n, args.seed, label):
-            save_each(images, out, [f"sample_{i:05d}.png" for i in range(done, done + len(images))])
-            done += len(images)
+        if seeds is not None:  # stylegan2-ada's names: seed0042.png
+            for images in sample_seeds(recipe, seeds, label, psi):
+                save_each(images, out, [f"seed{s:04d}.png" for s in seeds[done:done + len(images)]])
+                done += len(images)
+        else:
+            for images in sample_chunks(recipe, args.n, args.seed, label, trunc=psi):
+                save_each(images, out, [f"sample_{i:05d}.png" for i in range(done, done + len(images))])
+                done += len(images)
         print(f"ganforge: wrote {done} images to {out}", file=sys.stderr)
         return 0
     if out.suffix.lower() != ".png":
         raise GanforgeError(f"--out {args.out!r}: a grid is written as .png; give NAME.png or a folder DIR/")
-    if args.n > MAX_GRID:
-        raise GanforgeError(f"--n {args.n}: a grid holds at most {MAX_GRID} images; write them one PNG each with "
-                            f"--out DIR/")
+    if count > MAX_GRID:
+        what = f"--seeds {args.seeds} names {count} images" if seeds is not None else f"--n {args.n}"
+        raise GanforgeError(f"{what}: a grid holds at most {MAX_GRID} images; write them one PNG each with --out DIR/")
     ensure_writable_dir(out.parent, "--out folder")
     nrow = args.nrow
-    if model.kind is Kind.CONDITIONAL and label is None:
-        images, cols = class_grid(recipe, args.n, args.seed)  # one row per class
+    if seeds is not None:  # one cell per seed, in the order given
+        images = torch.cat(list(sample_seeds(recipe, seeds, label, psi)))
+    elif model.kind is Kind.CONDITIONAL and label is None:
+        images, cols = class_grid(recipe, args.n, args.seed, trunc=psi)  # one row per class
         nrow = nrow or cols
     else:
-        images = sample(recipe, args.n, args.seed, label)
-    save_grid(images, out, nrow=nrow)
+        images = sample(recipe, args.n, args.seed, label, trunc=psi)
+    save_grid(images, out, nrow=nrow, scale=args.scale)
     print(f"ganforge: wrote a grid of {len(images)} images to {out}", file=sys.stderr)
     return 0
 
@@ -159,8 +178,10 @@ def cmd_translate(args: argparse.Namespace) -> int:
 
 
 def _print_rows(rows: list[dict]) -> None:
+    from .evaluate import format_scores
+
     for r in rows:
-        scores = "  ".join(f"{k} {v:.4g}" for k, v in r.items() if isinstance(v, float) and not k.endswith("_std"))
+        scores = format_scores(r)  # each score with its usual precision, KID as KIDx1000 (docs/metrics.md)
         where = f"epoch {r['epoch']} step {r['step']}: " if "epoch" in r else ""
         print(f"{where}{scores}")
     if rows:
@@ -181,13 +202,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n must be >= 1; got {args.n}")
     if args.fake:
         if args.source or not args.real:
-            raise GanforgeError("--fake DIR compares two folders: give --real DIR and no run")
+            raise GanforgeError("--fake DIR compares a folder with real data: give --real SPEC (a folder, mnist:PATH, "
+                                "builtin:pizza, ...) and no run")
         ex = open_extractor(args.extractor, args.weights, args.device, args.bf16)
-        row = ev.evaluate_folders(args.fake, args.real, metrics, ex, args.size, args.channels, args.n, args.seed, args.device)
+        row = ev.evaluate_folders(args.fake, args.real, metrics, ex, args.size, args.channels, args.n, args.seed, args.device,
+                                  args.split)
         _print_rows([row])
         return 0
     if not args.source:
-        raise GanforgeError("give a run directory or checkpoint to evaluate, or --fake DIR --real DIR")
+        raise GanforgeError("give a run directory or checkpoint to evaluate, or --fake DIR --real SPEC")
     source = Path(args.source)
     if not source.exists():
         raise GanforgeError(f"{args.source!r} does not exist")
@@ -240,18 +263,28 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise GanforgeError(f"--out {args.out!r}: the strip is written as NAME.png")
+    if args.scale is not None and args.scale < 1:
+        raise GanforgeError(f"--scale must be >= 1 (1: native size); got {args.scale}")
     ensure_writable_dir(out.parent, "--out folder")
     if args.video:
         ensure_writable_dir(Path(args.video).parent, "--video folder")
     recipe, _ = load_recipe(args.source, args.device)
+    video = Path(args.video) if args.video else None
+    facts = {"source": str(args.source)}
     if recipe.kind is Kind.TRANSLATOR:  # no latent: the same input through every epoch checkpoint
         if not args.input:
             raise GanforgeError(f"{recipe.cfg.recipe} translates images: give --input IMAGE to see it translated by "
                                 f"every epoch checkpoint")
         images = explore.across_checkpoints(Path(args.source), Path(args.input), args.direction, args.device)
-        save_grid(images, out, nrow=len(images))
-        if args.video:
-            explore.write_video(images[1:], Path(args.video), args.fps)
+        save_grid(images, out, nrow=len(images), scale=args.scale)
+        name, d, n = Path(args.input).name, args.direction or recipe.directions[0], len(images) - 1
+        facts.update(input=str(args.input), direction=d)
+        explore.write_note(out, f"{name}, then its translation {d} by each of the {n} epoch checkpoints",
+                           kind="checkpoints", **facts)
+        if video:
+            explore.write_video(images[1:], video, args.fps, args.scale)
+            explore.write_note(video, f"{name} translated {d} by each of the {n} epoch checkpoints, one frame each, "
+                               f"{args.fps} fps", kind="checkpoints", **facts)
         print(f"ganforge: wrote the input and its translation by {len(images) - 1} epoch checkpoints to {out}"
               + (f" and {args.video}" if args.video else ""), file=sys.stderr)
         return 0
@@ -264,16 +297,24 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         if not seeds:
             raise GanforgeError("--vary class needs --seeds (one row per seed)")
         images, k = explore.class_sweep(recipe, seeds)
-        save_grid(images, out, nrow=k)
+        save_grid(images, out, nrow=k, scale=args.scale)
+        explore.write_note(out, f"seeds {', '.join(map(str, seeds))}: z fixed per row, one column per class "
+                           f"({', '.join(recipe.data.class_names)})", kind="class sweep", seeds=seeds, **facts)
         print(f"ganforge: wrote {len(seeds)} row(s) of {k} classes (z fixed per row) to {out}", file=sys.stderr)
         return 0
     label = class_index(recipe, args.class_) if args.class_ is not None else None
     images = explore.render(recipe, explore.path_latents(recipe, seeds, args.steps, args.mode), label)
-    save_grid(images, out, nrow=args.steps)  # one row per pair of consecutive seeds
+    save_grid(images, out, nrow=args.steps, scale=args.scale)  # one row per pair of consecutive seeds
+    cls = "" if label is None else f", class {recipe.data.class_names[label] if recipe.data.class_names else label}"
+    facts.update(seeds=seeds, mode=args.mode, **({} if label is None else {"class": label}))
+    explore.write_note(out, f"seeds {' → '.join(map(str, seeds))}: {args.mode}, {args.steps} images per pair, one row "
+                       f"per pair{cls}", kind="strip", steps=args.steps, **facts)
     msg = f"ganforge: wrote {len(seeds) - 1} strip(s) of {args.steps} images ({args.mode}) to {out}"
-    if args.video:
+    if video:
         frames = explore.render(recipe, explore.path_latents(recipe, seeds, args.frames, args.mode, loop=True), label)
-        explore.write_video(frames, Path(args.video), args.fps)
+        explore.write_video(frames, video, args.fps, args.scale)
+        explore.write_note(video, f"loop {' → '.join(map(str, seeds + seeds[:1]))}: {args.mode}, {args.frames} frames "
+                           f"per pair, {args.fps} fps{cls}", kind="loop", frames=args.frames, fps=args.fps, **facts)
         msg += f" and a {len(frames)}-frame loop to {args.video}"
     print(msg, file=sys.stderr)
     return 0
@@ -293,16 +334,18 @@ def cmd_report(args: argparse.Namespace) -> int:
         print(f"ganforge: wrote {build_report(run, out)}", file=sys.stderr)
         return 0
     with RunLock(run):  # writing into the run directory: not while a training run refreshes the same report
-        print(f"ganforge: wrote {build_report(run, out)}", file=sys.stderr)
+        print(f"ganforge: wrote {build_report(run, out, live=False)}", file=sys.stderr)  # we hold the lock: no trainer does
     return 0
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from .files import ensure_writable_dir
-    from .report import build_comparison
+    from .report import build_comparison, check_runs
 
-    ensure_writable_dir(Path(args.out).parent, "--out folder")
-    print(f"ganforge: wrote {build_comparison(args.run_dirs, args.out)}", file=sys.stderr)
+    runs = check_runs(args.run_dirs)
+    out = Path(args.out) if args.out else runs[0].resolve().parent / "compare.html"  # beside the first run
+    ensure_writable_dir(out.parent, "--out folder")
+    print(f"ganforge: wrote {build_comparison(runs, out)}", file=sys.stderr)
     return 0
 
 
@@ -405,12 +448,21 @@ def add_resume(sub: Any) -> None:
 def add_sample(sub: Any) -> None:
     s = sub.add_parser("sample", help="draw samples from a run or checkpoint")
     s.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
-    s.add_argument("--n", type=int, default=64, help="number of samples (default 64; toys: points)")
-    s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample; toys: points.csv")
-    s.add_argument("--seed", type=_seed, default=0)
+    s.add_argument("--n", type=int, default=None, help="number of samples drawn from --seed (default 64; toys: points)")
+    s.add_argument("--out", required=True, help="grid.png, or DIR/ for one PNG per sample (sample_00000.png ...; "
+                   "with --seeds seed0042.png ...); toys: points.csv")
+    s.add_argument("--seed", type=_seed, default=None, help="the seed of the --n samples (default 0)")
+    s.add_argument("--seeds", metavar="LIST", help="one image (grid cell) per seed instead of --seed/--n: seeds and "
+                   "inclusive ranges, e.g. 0-35 or 0-3,7,10-12; image i is the one `--seed S --n 1` draws for S = "
+                   "seed i (as stylegan2-ada's generate.py)")
+    s.add_argument("--trunc", type=float, default=1.0, metavar="PSI", help="truncation trick: each latent moves "
+                   "toward the mean latent, z' = mean + PSI (z - mean); ganforge's latents are N(0, I), mean 0, so "
+                   "z' = PSI z. PSI in (0, 1], 1 = off (default), 0.7 is common")
     s.add_argument("--class", dest="class_", metavar="K", help="conditional models: a class index or name "
                    "(default: a grid with one row per class)")
     s.add_argument("--nrow", type=int, default=None, help="images per grid row (default: square)")
+    s.add_argument("--scale", type=int, metavar="N", help="grid.png only: enlarge the grid N times, nearest neighbour "
+                   "(default: cells to at least 64 px; 1: native size). DIR/ files always keep the native size")
     s.add_argument("--device", default="cpu")
     s.set_defaults(func=cmd_sample)
 
@@ -439,9 +491,11 @@ def add_evaluate(sub: Any) -> None:
 
     e.add_argument("--metrics", default="fid,kid", help="comma list of " + "; ".join(
         f"{n} ({METRICS.get(n).summary})" for n in selectable()) + " (default fid,kid)")
-    e.add_argument("--real", help="real data spec (default: the run's data, test split when present)")
-    e.add_argument("--split", help="split of the real data (default: test, else the run's split)")
-    e.add_argument("--fake", help="a folder of generated images (with --real DIR; no run needed)")
+    e.add_argument("--real", help="real data: any spec `train --data` takes (a folder, mnist:PATH, a folder of MNIST "
+                   "files, cifar10:PATH, builtin:pizza, ...; default: the run's data)")
+    e.add_argument("--split", help="split of the real data, e.g. test (MNIST's t10k files, CIFAR's test batch, a "
+                   "folder's test/); default: test when the data has one, else the run's split (train)")
+    e.add_argument("--fake", help="a folder of generated images (with --real SPEC; no run needed)")
     e.add_argument("--extractor", default="inception", help="inception (default) or classifier:PATH")
     e.add_argument("--weights", help="the FID Inception weights file (pt_inception-2015-12-05-6726825d.pth)")
     e.add_argument("--n", type=int, help="images per set (default 10000; 26000 with --metrics modes, the papers' count)")
@@ -480,6 +534,8 @@ def add_interpolate(sub: Any) -> None:
     ip.add_argument("--video", help="also a loop through all seeds and back: NAME.gif, or NAME.mp4 (imageio-ffmpeg)")
     ip.add_argument("--frames", type=int, default=48, help="video frames per pair of seeds (default 48)")
     ip.add_argument("--fps", type=int, default=24)
+    ip.add_argument("--scale", type=int, metavar="N", help="enlarge the strip and the video frames N times, nearest "
+                    "neighbour (default: grid cells to at least 64 px, video frames to at least 128 px; 1: native size)")
     ip.add_argument("--class", dest="class_", metavar="K", help="conditional models: the class (index or name)")
     ip.add_argument("--vary", choices=["z", "class"], default="z", help="conditional models: class = fix z (one "
                     "row per seed) and sweep the classes, one column each")
@@ -499,7 +555,8 @@ def add_report(sub: Any) -> None:
 def add_compare(sub: Any) -> None:
     cp = sub.add_parser("compare", help="one HTML page comparing runs: differing config keys, metrics, grids, curves")
     cp.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
-    cp.add_argument("--out", required=True, help="e.g. compare.html")
+    cp.add_argument("--out", help="the page to write (default: compare.html beside the first run, in its parent "
+                    "folder)")
     cp.set_defaults(func=cmd_compare)
 
 

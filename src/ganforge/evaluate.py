@@ -8,7 +8,7 @@ What is compared, by recipe:
   cyclegan                                       fake_B = G_AB(test A) against test B, and fake_A against A
   2-D toys                                       the mode metrics (modes, high_quality, reverse_kl)
 Metrics (``--metrics``) are the registered ones (``ganforge.metrics.METRICS``): ``fid`` (Frechet distance over the
-extractor's features: "FID" for the Inception weights, "FD[classifier:NAME]" otherwise), ``kid`` (x 1000),
+extractor's features: "FID" for the Inception weights, "FD[classifier:NAME]" otherwise), ``kid`` (as ``KIDx1000``),
 ``is``, ``pr``, ``acc`` (conditional models); each says what it needs, and this module provides it. Each result
 row holds its protocol: extractor and weights hash, image counts, the real data and split, the image size and
 resize, the seed. Real features are cached on disk keyed by data, preprocessing, extractor and count. The run
@@ -18,6 +18,7 @@ directory's record (eval.jsonl, best.pt, the curve) is kept by ``eval_log.py``.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,10 @@ def _real_split(spec: str, split: str | None, dcfg: DataConfig, n: int, dev: tor
         seed = dcfg.builtin_seed + (0 if split == dcfg.split else 1)
         return real_data(spec, "", dcfg.image_size, dcfg.channels, n, dev, seed), f"generator seed {seed}"
     folder = Path(spec.split(":", 1)[1] if spec.startswith(("folder:", "classes:")) else spec).expanduser()
+    if split and split != dcfg.split and folder.is_dir() and detect(folder) == "folder" and not (folder / split).is_dir():
+        subs = sorted(d.name for d in folder.iterdir() if d.is_dir())[:8]
+        raise GanforgeError(f"--split {split}: the image folder {folder} has no {split}/ sub-folder (it has "
+                            f"{', '.join(subs) or 'none'}); leave out --split for test/, else train/, else all its images")
     for s in [split] if split else ["test", dcfg.split]:
         if not split and s == "test" and folder.is_dir() and detect(folder) == "folder" and not (folder / s).is_dir():
             continue  # an image folder without test/: reading it with split=test would read everything
@@ -230,32 +235,93 @@ def _translation_scores(recipe: Any, cfg: Any, metrics: list[str], ex: Extractor
 # Folders, runs, best checkpoints
 
 
+def spec_mode(spec: str) -> str:
+    """'gray', 'colour' or '' (unknown) for a data spec of images, without decoding it (a toy spec is an error)."""
+    from .data.builtin import BUILTIN_DATA
+    from .data.images import folder_mode
+    from .data.sources import DATASETS, FETCHABLE
+
+    spec = spec.strip()
+    kind, sep, rest = spec.partition(":")
+    if not (sep and kind in DATASETS and not (len(kind) == 1 and kind.isalpha())):  # as open_source reads it
+        p = Path(spec).expanduser()
+        kind, rest = (spec, "") if spec in FETCHABLE else (detect(p), str(p)) if p.is_dir() else ("", spec)
+    if kind == "toy":
+        raise GanforgeError(f"--real {spec}: 2-D points are not images; toy runs are scored with `ganforge evaluate RUN`")
+    if kind in ("mnist", "fashion-mnist"):
+        return "gray"
+    if kind in ("cifar10", "stacked-mnist"):
+        return "colour"
+    if kind == "builtin":
+        return "gray" if BUILTIN_DATA.get(rest)(n=1, size=8, seed=0).images.shape[-1] == 1 else "colour"
+    return folder_mode(Path(rest).expanduser()) if rest and Path(rest).expanduser().is_dir() else ""
+
+
 def folder_channels(fake: str, real: str, channels: int | None) -> int:
-    """Both folders at ``channels``; unset, the channel count they share (grayscale and colour: an error)."""
+    """Both sets at ``channels``; unset, the channel count they share (grayscale and colour: an error). ``fake`` is
+    a folder of images, ``real`` any data spec."""
     from .data.images import folder_mode
 
-    modes = {d: folder_mode(Path(d).expanduser()) for d in (fake, real)}
+    modes = {fake: folder_mode(Path(fake).expanduser()), real: spec_mode(real)}
     if channels is not None:
         return channels
     if len(set(modes.values()) - {""}) > 1:
-        raise GanforgeError(f"image folders of different channel counts: {fake} is {modes[fake]}, {real} is "
+        raise GanforgeError(f"images of different channel counts: {fake} is {modes[fake]}, {real} is "
                             f"{modes[real]}; pass --channels 1 or 3 to convert both")
     return 1 if "gray" in modes.values() else 3
 
 
 def evaluate_folders(fake: str, real: str, metrics: list[str], ex: Extractor, size: int, channels: int | None, n: int,
-                     seed: int, device: str = "cpu") -> dict[str, Any]:
+                     seed: int, device: str = "cpu", split: str | None = None) -> dict[str, Any]:
+    """A folder of generated images (``--fake``) against real images: ``real`` is any data spec ``train --data``
+    takes (an image folder, ``mnist:PATH``, a folder of MNIST IDX files, ``cifar10:PATH``, ``builtin:pizza`` ...),
+    read at ``split`` (default: test when the data has one, else train: all of a folder without train/)."""
     dev = torch.device(device)
-    for d in (fake, real):
-        if not Path(d).expanduser().is_dir():
-            raise GanforgeError(f"{d!r} is not a folder of images")
+    if not Path(fake).expanduser().is_dir():
+        raise GanforgeError(f"--fake {fake!r} is not a folder of images")
     channels = folder_channels(fake, real, channels)
-    f_data, r_data = real_data(fake, "", size, channels, n, dev), real_data(real, "", size, channels, n, dev)
+    f_data = real_data(fake, "", size, channels, n, dev)
+    dcfg = DataConfig(source=real, image_size=size, channels=channels)
+    r_data, used_split = _real_split(real, split, dcfg, n, dev)
     f, r = _features(ex, (b.image for b in f_data.ordered(CHUNK, n))), real_features(ex, r_data, n)[:2]
     row = distribution_scores(ex, metrics, r, f, seed)
-    proto = {**describe(ex), "n_real": len(r[0]), "n_fake": len(f[0]), "real": r_data.description,
+    proto = {**describe(ex), "n_real": len(r[0]), "n_fake": len(f[0]), "real": r_data.description, "split": used_split,
              "fake": f_data.description, "image_size": size, "resize": "shorter side, centre crop", "seed": seed}
     return {**row, "protocol": proto}
+
+
+# Decimals a score is printed with, by its name without a direction prefix (AtoB:) or [...] suffix; the stored
+# values are not rounded. FID/FD and IS with 2 (as the papers quote them), KID x 1000 with 2, fractions with 3.
+DECIMALS = {"FID": 2, "FD": 2, "KIDx1000": 2, "IS": 2, "precision": 3, "recall": 3, "class_acc": 3, "confidence": 3,
+            "class_share_min": 3, "class_share_max": 3, "modes": 0, "modes_kl": 3, "high_quality": 3, "reverse_kl": 3,
+            "l1": 4, "psnr": 2, "ssim": 3}
+
+
+def format_score(key: str, value: float, std: float | None = None) -> str:
+    """``key value`` (``key value +- std``) with the score's usual precision (:data:`DECIMALS`, at least 3 significant
+    digits below 1); other scores with 4 significant digits, and none in e-notation from 10,000 up (a KID of
+    classifier features can run to millions)."""
+    base = key.split(":", 1)[1] if key.startswith(("AtoB:", "BtoA:")) else key
+    places = DECIMALS.get(base.split("[", 1)[0])
+
+    def num(v: float) -> str:
+        a = abs(v)
+        if places is None:
+            return f"{v:.1f}" if a >= 1e4 else f"{v:.4g}"
+        if places == 0 or a >= 1 or a == 0 or not math.isfinite(a):
+            return f"{v:.{places}f}"
+        if a < 1e-4:
+            return f"{v:.3g}"
+        return f"{v:.{max(places, 2 - math.floor(math.log10(a)))}f}"  # below 1: at least 3 significant digits
+
+    return f"{key} {num(value)}" + (f" +- {num(std)}" if std is not None else "")
+
+
+def format_scores(row: dict[str, Any]) -> str:
+    """The float scores of an evaluation row, each with its std where it has one: ``FID 23.41  KIDx1000 12.30 +-
+    0.41  precision 0.712``."""
+    return "  ".join(format_score(k, v, row.get(k + "_std")) for k, v in row.items()
+                     if isinstance(v, float) and not k.endswith("_std"))
 
 
 def needs_extractor(path: Path) -> bool:

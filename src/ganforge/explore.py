@@ -4,7 +4,9 @@ The latent of seed ``s`` is the noise ``ganforge sample --seed s --n 1`` draws. 
 is linear (``lerp``) or spherical (``slerp``, White 2016, "Sampling Generative Networks": for Gaussian
 latents it keeps the norm typical of the prior, where the straight line passes through low-norm points the
 generator rarely saw). A strip holds ``steps`` images per pair of consecutive seeds, endpoints included;
-a walk visits every seed and returns to the first, as a GIF (Pillow) or an MP4 (imageio with ffmpeg).
+a walk visits every seed and returns to the first, as a GIF (Pillow) or an MP4 (imageio with ffmpeg). Strips and
+frames are enlarged for people (``data.images.display_scale``), and each file gets a ``NAME.EXT.json`` note beside
+it (seeds, mode, a caption) that the report shows under it.
 Conditional models can instead fix z and sweep the class (one column per class). Translation models have no
 latent to walk: their "walk" is one input translated by every epoch checkpoint, how the model learned.
 """
@@ -71,15 +73,19 @@ def render(recipe: Any, latents: torch.Tensor, label: int | None = None) -> torc
     return recipe.generate(inputs)
 
 
-def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
-    """(N, C, H, W) in [-1, 1] -> a looping GIF (Pillow) or an MP4 (imageio + imageio-ffmpeg)."""
-    from .data.images import to_pil
+def write_video(frames: torch.Tensor, path: Path, fps: int, scale: int | None = None) -> None:
+    """(N, C, H, W) in [-1, 1] -> a looping GIF (Pillow) or an MP4 (imageio + imageio-ffmpeg), each frame
+    enlarged ``scale`` times with nearest neighbour (None: to at least DISPLAY_FRAME px a side; 1: native)."""
+    from .data.images import DISPLAY_FRAME, check_scale, display_scale, to_pil, upscale
 
     if fps < 1:
         raise GanforgeError(f"--fps must be >= 1; got {fps}")
     from .files import atomic_path, atomic_write
 
-    images = [to_pil(f.float().cpu().clamp(-1, 1).add(1).div(2)) for f in frames]
+    h, w = frames.shape[-2:]
+    check_scale(scale, h, w)
+    factor = display_scale(min(h, w), DISPLAY_FRAME, extent=max(h, w)) if scale is None else scale
+    images = [to_pil(upscale(f.float().cpu().clamp(-1, 1).add(1).div(2), factor)) for f in frames]
     suffix = path.suffix.lower()
     if suffix == ".gif":
         atomic_write(path, lambda f: images[0].save(f, format="GIF", save_all=True, append_images=images[1:],
@@ -101,6 +107,17 @@ def write_video(frames: torch.Tensor, path: Path, fps: int) -> None:
                 writer.append_data(np.pad(a, ((0, ph), (0, pw), (0, 0)), mode="edge"))
         return
     raise GanforgeError(f"--video {str(path)!r}: write a .gif or an .mp4")
+
+
+def write_note(path: Path, caption: str, **facts: Any) -> Path:
+    """``NAME.EXT.json`` beside a strip or video: what it shows (``caption``, the report's label) and how it was
+    made (seeds, mode, ...)."""
+    import json
+
+    from .files import atomic_write
+    from .report import note_path
+
+    return atomic_write(note_path(path), json.dumps({"caption": caption, **facts}, ensure_ascii=False, indent=1))
 
 
 def class_sweep(recipe: Any, seeds: list[int]) -> tuple[torch.Tensor, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import torch
 from . import checkpoint
 from .configure import from_dict
 from .errors import GanforgeError
-from .kinds import is_conditional
+from .kinds import Kind, is_conditional
 from .recipes import RECIPES, DataInfo, Recipe
 from .rng import Stream, seeded
 
@@ -117,15 +119,66 @@ def class_index(recipe: Recipe, value: str) -> int:
 
 
 CHUNK = 4096  # inputs drawn and images generated at a time: any n runs in bounded memory
+MAX_SEEDS = 1_000_000  # seeds one --seeds list may name
+SEEDS_HELP = "a comma list of seeds and inclusive ranges, e.g. 0-35 or 0-3,7,10-12 (each 0 .. 2^63-1)"
 
 
-def sample(recipe: Recipe, n: int, seed: int, label: int | None = None) -> torch.Tensor:
-    """``n`` images in [-1, 1] (of class ``label`` for conditional models); the same seed gives the same images."""
-    return torch.cat(list(sample_chunks(recipe, n, seed, label)))
+def parse_seeds(text: str, flag: str = "--seeds") -> list[int]:
+    """``0-35`` or ``0-3,7,10-12`` -> the seeds, in the order given (ranges inclusive, as in stylegan2-ada's
+    generate.py; a seed named twice is drawn twice); anything else is a one-line error naming it."""
+    seeds: list[int] = []
+    if not text.strip():
+        raise GanforgeError(f"{flag} is empty; give {SEEDS_HELP}")
+    for part in text.split(","):
+        m = re.fullmatch(r"\s*(\d+)\s*(?:-\s*(\d+)\s*)?", part, re.ASCII)
+        if m is None:
+            raise GanforgeError(f"{flag} {text!r}: {part.strip()!r} is not a seed or a range; give {SEEDS_HELP}")
+        lo = int(m[1])
+        hi = lo if m[2] is None else int(m[2])
+        if hi >= 2**63:
+            raise GanforgeError(f"{flag} {text!r}: seed {hi} is out of range; give {SEEDS_HELP}")
+        if hi < lo:
+            raise GanforgeError(f"{flag} {text!r}: the range {part.strip()!r} runs backwards; write {hi}-{lo}")
+        if len(seeds) + hi - lo + 1 > MAX_SEEDS:
+            raise GanforgeError(f"{flag} {text!r} names more than {MAX_SEEDS:,} seeds")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def check_trunc(psi: float, flag: str = "--trunc") -> float:
+    """The truncation psi: a number in (0, 1] (1 = no truncation); anything else is a one-line error."""
+    try:
+        value = float(psi)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value <= 1:  # NaN fails too
+        raise GanforgeError(f"{flag} {psi!r}: the truncation psi must be in (0, 1], e.g. 0.7 (1 = off)")
+    return value
+
+
+def refuse_points_trunc(recipe: Recipe, psi: float, flag: str = "--trunc") -> None:
+    if psi != 1 and recipe.kind is Kind.POINTS:
+        raise GanforgeError(f"{flag} {psi:g}: {recipe.cfg.recipe} draws 2-D points; the truncation trick applies to "
+                            f"image generators (generator and conditional models)")
+
+
+def truncate(inputs: dict[str, torch.Tensor], psi: float = 1.0) -> dict[str, torch.Tensor]:
+    """The truncation trick (Brock et al. 2019; Karras et al. 2019): each latent moves toward the mean latent,
+    z' = mean + psi (z - mean). ganforge's latents are drawn from N(0, I), whose mean is 0, so z' = psi z; psi = 1
+    leaves the inputs as drawn, smaller psi trades variety for typical-looking samples. Labels are kept."""
+    if psi == 1:
+        return inputs
+    return {**inputs, "z": inputs["z"] * psi}
+
+
+def sample(recipe: Recipe, n: int, seed: int, label: int | None = None, trunc: float = 1.0) -> torch.Tensor:
+    """``n`` images in [-1, 1] (of class ``label`` for conditional models); the same seed gives the same images.
+    ``trunc``: the truncation psi (:func:`truncate`)."""
+    return torch.cat(list(sample_chunks(recipe, n, seed, label, trunc=trunc)))
 
 
 def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None,
-                  chunk: int | None = None) -> Iterator[torch.Tensor]:
+                  chunk: int | None = None, trunc: float = 1.0) -> Iterator[torch.Tensor]:
     """:func:`sample` in chunks of at most ``chunk`` (default :data:`CHUNK`) images, drawn one after the other
     from the seed's stream (the first ``chunk`` images are those of ``sample(recipe, chunk, seed)``)."""
     gen = seeded(seed, Stream.SAMPLE)
@@ -133,13 +186,30 @@ def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None,
     for start in range(0, n, chunk):
         k = min(chunk, n - start)
         labels = None if label is None else torch.full((k,), label, dtype=torch.long)
-        yield recipe.generate(recipe.sample_inputs(k, gen, labels))
+        yield recipe.generate(truncate(recipe.sample_inputs(k, gen, labels), trunc))
 
 
-def class_grid(recipe: Recipe, n: int, seed: int) -> tuple[torch.Tensor, int]:
+def seed_inputs(recipe: Recipe, seeds: list[int], label: int | None = None) -> dict[str, torch.Tensor]:
+    """The inputs of one sample per seed: row i is what ``sample(recipe, 1, seeds[i], label)`` draws (its latent,
+    and for conditional models without ``label`` the class that seed draws)."""
+    labels = None if label is None else torch.full((1,), label, dtype=torch.long)
+    rows = [recipe.sample_inputs(1, seeded(s, Stream.SAMPLE), labels) for s in seeds]
+    return {k: torch.cat([r[k] for r in rows]) for k in rows[0]}
+
+
+def sample_seeds(recipe: Recipe, seeds: list[int], label: int | None = None, trunc: float = 1.0,
+                 chunk: int | None = None) -> Iterator[torch.Tensor]:
+    """One image per seed, in the order of ``seeds`` (image i is the one ``ganforge sample --seed S --n 1`` draws
+    for S = seeds[i]), generated in chunks of at most ``chunk`` (default :data:`CHUNK`)."""
+    chunk = chunk or CHUNK
+    for start in range(0, len(seeds), chunk):
+        yield recipe.generate(truncate(seed_inputs(recipe, seeds[start:start + chunk], label), trunc))
+
+
+def class_grid(recipe: Recipe, n: int, seed: int, trunc: float = 1.0) -> tuple[torch.Tensor, int]:
     """About ``n`` images of a conditional model, one row per class; returns (images, images per row)."""
     inputs, nrow = recipe.preview_inputs(n, seeded(seed, Stream.SAMPLE))
-    return recipe.generate(inputs), nrow
+    return recipe.generate(truncate(inputs, trunc)), nrow
 
 
 def write_points(recipe: Recipe, n: int, seed: int, out: Path) -> tuple[Path, Path, dict[str, float]]:

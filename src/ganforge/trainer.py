@@ -301,7 +301,7 @@ class Trainer:
             scatter_png(points, self.data.toy, path, title=f"{self.cfg.recipe}, epoch {self.epoch}, step {self.step}")
             log.log(self.step, {k: round(float(v), 6) for k, v in mode_metrics(points, self.data.toy).items()})
             return
-        grid = make_grid(out, nrow=self.nrow)
+        grid = make_grid(out, nrow=self.nrow, scale=None)  # enlarged for people (data.images.display_scale)
         save_image(grid, path)
         log.image("samples", grid, self.step)
 
@@ -459,6 +459,8 @@ class Trainer:
         if self.main:
             self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
                              steps_this_session=self.step - start_step, status=status)
+            if t.report:  # the final status and wall time (a run stopped inside an epoch too)
+                self._refresh_report()
         distributed.shutdown()
         return status
 

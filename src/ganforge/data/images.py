@@ -3,6 +3,11 @@
 Decoding converts every mode (grayscale, palette, RGBA, 16-bit, float) to the configured channel count;
 ``fit_square`` is the seeds' ``Resize(size)`` + ``CenterCrop(size)`` (or a stretch to size x size, as
 pix2pix's ``--preprocess resize_and_crop`` does); ``make_grid`` and ``save_image`` write sample grids.
+
+Pictures written for people (sample grids, interpolation strips, GIF/MP4 frames) are enlarged by an integer
+factor with nearest neighbour (:func:`display_scale`): a grid cell to at least 64 px, a video frame to at least
+128 px, so that 32 px samples are not a thumbnail. Files that are data (``sample --out DIR/``, one PNG per image,
+and everything evaluation reads) keep their exact pixels.
 """
 
 from __future__ import annotations
@@ -170,8 +175,49 @@ def array_to_square(arr: np.ndarray, channels: int, size: int, mode: str) -> np.
     return out
 
 
-def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0) -> torch.Tensor:
-    """(N, C, H, W) in [-1, 1] -> (C, H', W') in [0, 1], ``nrow`` images per row (default: square-ish)."""
+DISPLAY_CELL = 64  # px: the shorter side of a grid cell shown to people is enlarged to at least this
+DISPLAY_FRAME = 128  # px: the same for a video frame
+DISPLAY_MAX = 4096  # px: ... unless the whole picture's longer side would pass this
+MAX_SCALE_SIDE = 16384  # px: the longest side an explicit --scale may make
+
+
+def display_scale(side: int, minimum: int = DISPLAY_CELL, extent: int = 0) -> int:
+    """The integer nearest-neighbour factor for showing images of ``side`` px (a cell's shorter side) to people:
+    the smallest that makes them at least ``minimum`` px (1 when they already are), lowered, never below 1, so
+    that ``extent`` (the whole picture's longer side at native size) stays within :data:`DISPLAY_MAX` px.
+    32 px cells: 2; 28 px (MNIST): 3; 16 px: 4; 64 px and more: 1."""
+    factor = max(1, -(-minimum // max(1, side)))
+    if extent > 0:
+        factor = max(1, min(factor, DISPLAY_MAX // extent))
+    return factor
+
+
+def upscale(images: torch.Tensor, factor: int) -> torch.Tensor:
+    """(..., H, W) -> (..., H * factor, W * factor): every pixel repeated (nearest neighbour)."""
+    if factor == 1:
+        return images
+    return images.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
+
+
+def check_scale(scale: int | None, height: int, width: int, what: str = "--scale") -> None:
+    """An explicit scale: an integer >= 1 that keeps the picture within MAX_SCALE_SIDE px a side."""
+    from ..errors import GanforgeError
+
+    if scale is None:
+        return
+    if scale < 1:
+        raise GanforgeError(f"{what} must be >= 1 (1: native size); got {scale}")
+    if max(height, width) * scale > MAX_SCALE_SIDE:
+        raise GanforgeError(f"{what} {scale} would make a {width * scale}x{height * scale} px picture; at most "
+                            f"{MAX_SCALE_SIDE} px a side")
+
+
+def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, pad_value: float = 1.0,
+              scale: int | None = 1) -> torch.Tensor:
+    """(N, C, H, W) in [-1, 1] -> (C, H', W') in [0, 1], ``nrow`` images per row (default: square-ish).
+
+    ``scale``: the whole grid (padding included) enlarged that many times with nearest neighbour; None: the
+    :func:`display_scale` of its cells (a grid for people); 1 (the default): native size."""
     images = images.detach().float().cpu().clamp(-1, 1).add(1).div(2)
     n, c, h, w = images.shape
     nrow = nrow or max(1, math.ceil(math.sqrt(n)))
@@ -181,7 +227,8 @@ def make_grid(images: torch.Tensor, nrow: int | None = None, padding: int = 2, p
         r, col = divmod(i, nrow)
         y, x = padding + r * (h + padding), padding + col * (w + padding)
         grid[:, y : y + h, x : x + w] = images[i]
-    return grid
+    check_scale(scale, grid.shape[1], grid.shape[2])
+    return upscale(grid, display_scale(min(h, w), extent=max(grid.shape[1:])) if scale is None else scale)
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
@@ -198,8 +245,9 @@ def save_image(image: torch.Tensor, path: str | Path) -> None:
     atomic_write(path, lambda f: pil.save(f, format="PNG"))
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
-    save_image(make_grid(images, nrow=nrow), path)
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int | None = None, scale: int | None = None) -> None:
+    """A grid for people as PNG: enlarged by ``scale`` (None: :func:`display_scale`; 1: native size)."""
+    save_image(make_grid(images, nrow=nrow, scale=scale), path)
 
 
 def save_each(images: torch.Tensor, folder: str | Path, names: Sequence[str]) -> list[Path]:

@@ -13,12 +13,16 @@ def _fd(x: Inputs) -> dict[str, float]:
     return {x.fd_label: fid_from_features(x.real[0], x.fake[0])}
 
 
+KID_KEY = "KIDx1000"  # the result key of the metric kid: KID (the unbiased MMD^2) times 1000
+
+
 def _kid(x: Inputs) -> dict[str, float]:
     from .scores import kid
 
     mean, std = kid(x.real[0], x.fake[0], seed=x.seed)
-    label = "KID" + (x.fd_label[2:] if x.fd_label != "FID" else "")  # KID or KID[classifier:NAME]
-    return {label: 1000 * mean, label + "_std": 1000 * std}  # x 1000, as KID is usually quoted
+    # Stored and printed x 1000 ("KID x 10^3", as papers quote it), and named so: KIDx1000 or KIDx1000[classifier:NAME]
+    label = KID_KEY + (x.fd_label[2:] if x.fd_label != "FID" else "")
+    return {label: 1000 * mean, label + "_std": 1000 * std}
 
 
 def _is(x: Inputs) -> dict[str, float]:
@@ -54,7 +58,8 @@ def _is_fd_key(key: str) -> bool:
 register(Metric("fid", "Frechet distance of the extractor's features (FID with Inception, FD[classifier:NAME] with "
                 "ganforge's classifier); lower is better", frozenset({"real", "fake"}), _fd, min_count=2,
                 higher_is_better=False, ranks=_is_fd_key))
-register(Metric("kid", "kernel distance (unbiased, cubic kernel, 100 subsets of up to 1000), x 1000",
+register(Metric("kid", "kernel distance (unbiased, cubic kernel, 100 subsets of up to 1000), reported x 1000 as "
+                "KIDx1000",
                 frozenset({"real", "fake"}), _kid, min_count=2))
 register(Metric("is", "Inception Score of the generated images (10 splits)", frozenset({"fake"}), _is, min_count=10))
 register(Metric("pr", "improved precision and recall (k = 3)", frozenset({"real", "fake"}), _pr, min_count=4))

@@ -375,7 +375,9 @@ def find_weights(path: str | os.PathLike[str] | None = None, timeout: float = 30
         raise GanforgeError(f"cannot create {dest}: {one_line(exc)}") from exc
     res = Resource(FID_WEIGHTS_FILENAME, None, (url,), sha256=FID_WEIGHTS_SHA256, size=FID_WEIGHTS_SIZE)
     manual = (f"offline? download {FID_WEIGHTS_URL} by hand and put it at {hub} (or {cached}), "
-              f"or set {WEIGHTS_ENV}=/path/to/{FID_WEIGHTS_FILENAME}")
+              f"or set {WEIGHTS_ENV}=/path/to/{FID_WEIGHTS_FILENAME}; or score offline without it: "
+              f"`ganforge classifier train --data DATA --out cls.pt`, then `--extractor classifier:cls.pt` "
+              f"(eval.extractor=classifier:cls.pt in training; it reports FD[classifier:cls], not FID)")
     download(res, dest, (url,), timeout, manual)
     return cached
 
