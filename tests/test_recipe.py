@@ -66,3 +66,24 @@ def test_ema_generator_follows_the_generator() -> None:
         assert not torch.equal(e, g)  # ... but lags behind G
     # the first updates use the ramp (1 + t) / (10 + t): 0.2, 0.25, 0.31, all below decay 0.5
     assert r.ema.updates == 3
+
+
+def test_standing_statistics_are_kept_until_the_weights_change() -> None:
+    """Sampling reuses the standing BatchNorm statistics while the weights stay (a served model), and recomputes
+    them after a training step or a loaded state: the same images as a recipe that recomputes every time."""
+    from ganforge.rng import Stream, seeded
+
+    r = make()
+    z = r.sample_inputs(6, seeded(0, Stream.SAMPLE))
+    first = r.generate(z)
+    assert not r.weights_changed and torch.equal(first, r.generate(z))
+    r.train_step(Batch(torch.rand(8, 3, 16, 16) * 2 - 1))
+    assert r.weights_changed
+    after = r.generate(z)
+    fresh = make()
+    fresh.load_state_dict(r.state_dict())
+    assert not torch.equal(after, first) and torch.equal(after, fresh.generate(z))
+    bn = next(m for m in r.g.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    bn.running_mean.fill_(5.0)  # stale buffers are recomputed after a state is loaded
+    r.load_state_dict(fresh.state_dict())
+    assert torch.equal(r.generate(z), after)

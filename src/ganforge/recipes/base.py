@@ -129,6 +129,7 @@ class Recipe:
     def update(self, name: str, loss: torch.Tensor) -> None:
         """One optimizer step on ``loss``: zero the gradients, backward (scaled for fp16), average the
         gradients over the ranks under torchrun, step."""
+        self.weights_changed = True  # what was derived from the weights (standing BN statistics) is stale
         opt, scaler = self.optimizers[name], self.scalers.get(name)
         opt.zero_grad(set_to_none=True)
         (scaler.scale(loss) if scaler is not None else loss).backward()
@@ -218,6 +219,7 @@ class Recipe:
         return getattr(getattr(self, "augment", None), "on", False)
 
     def load_state_dict(self, state: dict[str, Any], nets_only: bool = False) -> None:
+        self.weights_changed = True
         for k, net in self.nets.items():
             net.load_state_dict(state["nets"][k])
         if nets_only:

@@ -278,6 +278,9 @@ class GAN(Recipe):
         by standing statistics from fresh inputs (their own generator: the training RNG stream is untouched), so
         that in eval mode samples do not depend on which other samples share their batch."""
         g = self.nets[self.sampling_nets[0]]
+        if not getattr(self, "weights_changed", True):  # the same weights: the same statistics (served models)
+            return g
+        self.weights_changed = False
         gen = seeded(Stream.STANDING_BN)
 
         def fresh(i: int) -> tuple[torch.Tensor, ...]:
