@@ -33,7 +33,7 @@ def test_round_trip_through_dict() -> None:
 
 
 def test_unknown_key_lists_valid_keys() -> None:
-    with pytest.raises(GanforgeError, match=r"unknown config key 'train.epoch'; valid keys in train: epochs, steps"):
+    with pytest.raises(GanforgeError, match=r"unknown config key 'train.epoch' \(did you mean train.epochs\?\); valid keys in train: epochs, steps"):
         resolve([parse_override("train.epoch=3")])
     with pytest.raises(GanforgeError, match=r"unknown config key 'model.ngf'.*latent_dim, g_width, d_width"):
         resolve([parse_override("model.ngf=3")])
