@@ -46,6 +46,7 @@ RESUME_KEYS = ("train.epochs", "train.steps", "train.device", "train.progress", 
                "train.keep_checkpoints", "train.val_images", "train.report", "train.precision", "train.channels_last",
                "train.compile", "train.sync_bn", "data.workers", "eval.every", "eval.metrics", "eval.extractor",
                "eval.weights", "eval.n", "eval.real")
+DRAW_EVERY_S = 30.0  # the loss plot and the report are redrawn at epoch ends at most this often, and at the end
 TEMP_DIRS = (".", "checkpoints", "samples", "explore")  # where a killed write can leave a temp file
 RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "last.pt", "losses.png", "checkpoints", "samples", "tb",
              "eval.jsonl", "best.pt", "best.json", "report.html")
@@ -177,6 +178,7 @@ class Trainer:
         else:
             self.fixed, self.nrow = self.recipe.preview_inputs(t.n_samples, seeded(t.seed, Stream.PREVIEW))
         self.step, self.window = 0, self._empty_window()
+        self._drawn_at = -math.inf  # the first epoch end draws
         self.extractor = None  # the feature extractor of eval.every, opened now: a missing weights file fails at once
         if cfg.eval.every and not self.info.points and self.main:
             from .metrics.extractors import open_extractor
@@ -459,8 +461,7 @@ class Trainer:
         if self.main:
             self.write_facts(last_step=self.step, wall_seconds=round(time.time() - start_wall, 1),
                              steps_this_session=self.step - start_step, status=status)
-            if t.report:  # the final status and wall time (a run stopped inside an epoch too)
-                self._refresh_report()
+            self._draw()  # the final curves, status and wall time (a run stopped inside an epoch too)
         distributed.shutdown()
         return status
 
@@ -475,10 +476,16 @@ class Trainer:
         if self.main:
             if self.cfg.eval.every and self.epoch % self.cfg.eval.every == 0:
                 self.evaluate(log)
-            plot_losses(self.run_dir)
-            if self.cfg.train.report:
-                self._refresh_report()
+            # losses.png and report.html take 0.5-1 s to draw: at most every DRAW_EVERY_S seconds (and at the end)
+            if time.monotonic() - self._drawn_at >= DRAW_EVERY_S:
+                self._draw()
         distributed.barrier()
+
+    def _draw(self) -> None:
+        plot_losses(self.run_dir)
+        if self.cfg.train.report:
+            self._refresh_report()
+        self._drawn_at = time.monotonic()
 
 
 def start(cfg: Config, run_dir: Path, force: bool = False, init: str | None = None) -> Trainer:
