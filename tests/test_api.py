@@ -132,4 +132,4 @@ def test_the_readme_snippet_runs_as_written(kind_runs: dict[str, Path], tmp_path
     shutil.copytree(kind_runs["generator"], tmp_path / "runs" / "demo")
     monkeypatch.chdir(tmp_path)
     exec(compile(code.group(1), "README.md", "exec"), {})  # noqa: S102 - our own README
-    assert (tmp_path / "first.png").is_file()
+    assert (tmp_path / "runs" / "first.png").is_file()
