@@ -614,6 +614,26 @@ def add_data(sub: Any) -> None:
     f.add_argument("--dest", help="folder to download into (default: the cache dir)")
     f.add_argument("--mirror", help="base URL of a mirror holding the same files")
     f.set_defaults(func=cmd_data_fetch)
+    pr = dsub.add_parser("prepare", help="decode, resize and crop a data set once into memory-mapped uint8 shards",
+                         description="Decode SOURCE (any --data spec) once at --size into shards that training "
+                                     "streams without decoding images (`--data OUT`), as stylegan2-ada's dataset_tool.")
+    pr.add_argument("source", metavar="SOURCE", help="any --data spec: a folder, lmdb:PATH, mnist:PATH, ...")
+    pr.add_argument("--out", required=True, metavar="DIR", help="a new folder")
+    pr.add_argument("--size", type=int, required=True, help="side in pixels (resize the shorter side, centre crop)")
+    pr.add_argument("--channels", type=int, default=3, choices=(1, 3))
+    pr.add_argument("--resize", default="shorter", choices=("shorter", "stretch"))
+    pr.add_argument("--split", default="train", help="the split of sources that have them (default train)")
+    pr.set_defaults(func=cmd_data_prepare)
+
+
+def cmd_data_prepare(args: argparse.Namespace) -> int:
+    from .data.prepared import prepare
+
+    index = prepare(args.source, args.out, args.size, args.channels, args.resize, args.split)
+    print(f"ganforge: prepared {index['count']} images of {args.size} px in {len(index['shards'])} shard(s) in "
+          f"{args.out} ({index['seconds']} s" + (f"; skipped {index['skipped']} unreadable" if index["skipped"] else "")
+          + f"); train with --data {args.out}", file=sys.stderr)
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -151,7 +151,7 @@ def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | N
         arr, labels = array_to_square(src.array, cfg.channels, cfg.resolved_load_size, cfg.resize), src.labels
     else:
         arr, labels = _decode_files(src, cfg)
-    if cfg.cache and not src.key.startswith("builtin|"):  # builtin data is cheaper to regenerate than to store
+    if cfg.cache and not src.key.startswith(("builtin|", "prepared|")):  # cheaper to regenerate / read again than to store
         arrays = {"images": arr, **({"labels": labels} if labels is not None else {})}
         write_cache(path, lambda f: np.savez(f, **arrays))
     return arr, labels
