@@ -41,7 +41,10 @@ def test_prepared_pixels_and_labels_equal_the_sources(tmp_path: Path, monkeypatc
     shard = np.load(tmp_path / "p" / "shard_00000.npy", mmap_mode="r", allow_pickle=False)
     assert shard.shape == (5, 16, 16, 3) and shard.dtype == np.uint8
     # a run trains from it, at the prepared size or resized to another load size
-    assert main(["train", "--data", str(tmp_path / "p"), "--out", str(tmp_path / "run"), *tiny_overrides()]) == 0
+    capsys.readouterr()
+    assert main(["train", "--data", str(tmp_path / "p"), "--out", str(tmp_path / "run"),
+                 *tiny_overrides(**{"data.in_memory": "no"})]) == 0
+    assert "streamed by 2 worker(s) (data.in_memory=no)" in capsys.readouterr().err  # the start line says so
     small = Data(DataConfig(source=str(tmp_path / "p"), image_size=8, load_size=8, channels=3, in_memory="no"), 2, 0, CPU)
     assert next(small.ordered(2, 2)).image.shape == (2, 3, 8, 8)
 

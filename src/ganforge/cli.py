@@ -78,6 +78,8 @@ def _finish(t: Any) -> int:
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
           + (f"lr decaying linearly over the last {decay} of {t.cfg.train.epochs} epochs, " if decay else "")
+          + (f"streamed by {t.cfg.data.workers} worker(s) ({getattr(t.data, 'stream_reason', 'data.in_memory=no')}), "
+             if getattr(t.data, "in_memory", True) is False else "")
           + f"run dir {t.run_dir}", file=sys.stderr)
     status = t.fit()
     if status != "done":

@@ -268,6 +268,8 @@ class Data:
         # Sources that arrive as arrays (IDX, CIFAR batches, builtin) are in memory already.
         self.in_memory = src.array is not None or cfg.in_memory == "yes" or (
             cfg.in_memory == "auto" and est_mb <= cfg.in_memory_limit_mb)
+        self.stream_reason = "data.in_memory=no" if cfg.in_memory == "no" else \
+            f"{est_mb:,.0f} MB decoded, more than data.in_memory_limit_mb={cfg.in_memory_limit_mb:,}"
         self.images: torch.Tensor | None = None
         self.labels: torch.Tensor | None = None
         if self.in_memory:
