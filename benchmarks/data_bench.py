@@ -72,7 +72,7 @@ def main() -> int:
         make_jpegs(jpegs, args.n)
         result["make_jpegs_s"] = round(time.time() - t, 1)
     if not prep.is_dir():
-        from ganforge.data.prepared import prepare
+        from ganforge.data.preparing import prepare
 
         t = time.time()
         prepare(str(jpegs), str(prep), args.size, progress=False)

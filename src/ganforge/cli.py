@@ -629,7 +629,7 @@ def add_data(sub: Any) -> None:
 
 
 def cmd_data_prepare(args: argparse.Namespace) -> int:
-    from .data.prepared import prepare
+    from .data.preparing import prepare
 
     index = prepare(args.source, args.out, args.size, args.channels, args.resize, args.split)
     print(f"ganforge: prepared {index['count']} images of {args.size} px in {len(index['shards'])} shard(s) in "
