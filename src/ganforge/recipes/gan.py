@@ -151,25 +151,32 @@ class GAN(Recipe):
             raise GanforgeError(f"recipe {self.name} is class-conditional but the data has no labels; use labelled "
                                 "data (mnist, cifar10, a class folder, builtin:pizza) or an unconditional recipe")
         self.n_classes = len(data.class_names) if self.conditional and data.class_names else 0
-        m, o = cfg.model, cfg.optim
+        m = cfg.model
         self.loss = LOSSES.get(m.loss)
-        g, d = self.build_nets()
-        self.g, self.d = self.prepare(g), self.prepare(d)
-        self.adam("g", self.g.parameters(), o.lr)
-        self.adam("d", self.d.parameters(), o.resolved_lr_d)
-        self.nets = {"g": self.g, "d": self.d}
+        self._build_pair(m.ema)
         self.schedulers = linear_decay(self.optimizers, cfg)
-        self.ema = EMA(self.g, m.ema) if m.ema else None
-        if self.ema is not None:
-            self.nets["g_ema"] = self.ema.net
-        self.d_updates = 0
-        self.augment = Augmenter(m, self.rand, cfg.train.batch_size)  # T in D(T(x)), for every image D sees
         if self.augment.on and data.points:
             raise GanforgeError(f"model.augment={m.augment} transforms images; the data is {data.points}-D points: "
                                 "use model.augment=none")
 
     def build_nets(self) -> tuple[nn.Module, nn.Module]:
         raise NotImplementedError
+
+    def _build_pair(self, ema: float) -> None:
+        """What every recipe of the family starts with: G and D from ``build_nets`` on the device, their Adam
+        optimizers, the EMA of G (``ema``: its decay; 0 = none), the D-step counter and the augmentation T of D(T(x))
+        for every image D sees."""
+        cfg = self.cfg
+        g, d = self.build_nets()
+        self.g, self.d = self.prepare(g), self.prepare(d)
+        self.adam("g", self.g.parameters(), cfg.optim.lr)
+        self.adam("d", self.d.parameters(), cfg.optim.resolved_lr_d)
+        self.nets = {"g": self.g, "d": self.d}
+        self.ema = EMA(self.g, ema) if ema else None
+        if self.ema is not None:
+            self.nets["g_ema"] = self.ema.net
+        self.d_updates = 0  # D steps taken (n_critic; R3GAN's schedules: images = steps x global batch)
+        self.augment = Augmenter(cfg.model, self.rand, cfg.train.batch_size)
 
     def _d_condition(self) -> dict[str, Any]:
         """The discriminator's conditioning arguments beyond the seeds' concatenation (none by default)."""

@@ -22,12 +22,11 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from ..augment import AugmentOptions, Augmenter
+from ..augment import AugmentOptions
 from ..augment import check_options as check_augment
 from ..config import Config
 from ..errors import GanforgeError
 from ..losses import d_loss_rpgan, g_loss_rpgan, r1_penalty, r2_penalty
-from ..nets.layers import EMA
 from ..nets.r3gan import R3GANDiscriminator, R3GANGenerator, n_stages, stage_config
 from .base import PRESETS, RECIPES, DataInfo, Preset
 from .gan import GAN
@@ -84,16 +83,7 @@ class R3GAN(GAN):
         super(GAN, self).__init__(cfg, data, device)
         self.conditional = bool(data.class_names) and cfg.model.conditional  # labelled data, unless told not to
         self.n_classes = len(data.class_names) if self.conditional else 0
-        g, d = self.build_nets()
-        self.g, self.d = self.prepare(g), self.prepare(d)
-        self.adam("g", self.g.parameters(), cfg.optim.lr)
-        self.adam("d", self.d.parameters(), cfg.optim.resolved_lr_d)
-        self.nets = {"g": self.g, "d": self.d}
-        self.ema = EMA(self.g, 1.0) if cfg.model.ema_images else None
-        if self.ema is not None:
-            self.nets["g_ema"] = self.ema.net
-        self.d_updates = 0  # steps taken: the schedules' clock (images = steps x global batch)
-        self.augment = Augmenter(cfg.model, self.rand, cfg.train.batch_size)  # T in D(T(x)), every image D sees
+        self._build_pair(1.0 if cfg.model.ema_images else 0.0)  # the EMA's decay follows the half-life schedule
 
     def build_nets(self) -> tuple[nn.Module, nn.Module]:
         m, d, k = self.cfg.model, self.data, self.n_classes
