@@ -120,7 +120,7 @@ class Model:
         the truncation psi in (0, 1] (``ganforge sample --trunc``): each latent moves toward the mean latent, which
         is 0 for ganforge's N(0, I) latents, so z' = psi z (also for a given ``z``); 1 (default) = off; image
         generators only."""
-        from .sampling import CHUNK, check_trunc, refuse_points_trunc, truncate
+        from .sampling import check_trunc, refuse_points_trunc, sample_chunks, truncate
 
         as_generator(self.recipe, self.source, "generate")
         psi = check_trunc(trunc, "trunc")
@@ -129,14 +129,7 @@ class Model:
             n = 1 if n is None else int(n)
             if n < 1:
                 raise GanforgeError(f"n must be >= 1; got {n}")
-            y = self._labels(labels, n)
-            gen = seeded(seed, Stream.SAMPLE)
-            parts = []
-            for start in range(0, n, CHUNK):
-                k = min(CHUNK, n - start)
-                inputs = self.recipe.sample_inputs(k, gen, None if y is None else y[start:start + k])
-                parts.append(self.recipe.generate(truncate(inputs, psi)))
-            out = torch.cat(parts)
+            out = torch.cat(list(sample_chunks(self.recipe, n, seed, self._labels(labels, n), trunc=psi)))
         else:
             z = torch.as_tensor(z, dtype=torch.float32)
             shape = self.recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]

@@ -177,15 +177,19 @@ def sample(recipe: Recipe, n: int, seed: int, label: int | None = None, trunc: f
     return torch.cat(list(sample_chunks(recipe, n, seed, label, trunc=trunc)))
 
 
-def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | None = None,
+def sample_chunks(recipe: Recipe, n: int, seed: int, label: int | torch.Tensor | None = None,
                   chunk: int | None = None, trunc: float = 1.0) -> Iterator[torch.Tensor]:
     """:func:`sample` in chunks of at most ``chunk`` (default :data:`CHUNK`) images, drawn one after the other
-    from the seed's stream (the first ``chunk`` images are those of ``sample(recipe, chunk, seed)``)."""
+    from the seed's stream (the first ``chunk`` images are those of ``sample(recipe, chunk, seed)``); ``label``:
+    one class for all, or a tensor of ``n`` classes (one per sample)."""
     gen = seeded(seed, Stream.SAMPLE)
     chunk = chunk or CHUNK
     for start in range(0, n, chunk):
         k = min(chunk, n - start)
-        labels = None if label is None else torch.full((k,), label, dtype=torch.long)
+        if isinstance(label, torch.Tensor):
+            labels = label[start:start + k]
+        else:
+            labels = None if label is None else torch.full((k,), label, dtype=torch.long)
         yield recipe.generate(truncate(recipe.sample_inputs(k, gen, labels), trunc))
 
 
