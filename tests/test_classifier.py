@@ -127,14 +127,19 @@ def test_builtin_holds_out_a_tenth_and_reloads(tmp_path: Path) -> None:
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), m2.state_dict().values()))
 
 
-def test_class_folders_use_their_test_split(tmp_path: Path) -> None:
+def test_class_folders_use_their_test_split(tmp_path: Path, capsys: pytest.CaptureFixture,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     for split, n in (("train", 24), ("test", 6)):
         for k, cls in enumerate(("cat", "dog")):
             write_images(tmp_path / "set" / split / cls, n, size=(16, 16), seed=10 * k + len(split))
     cfg = DataConfig(source=str(tmp_path / "set"), image_size=16, channels=3)
-    s = train_classifier(cfg, tmp_path / "c.pt", epochs=1, batch_size=16, width=4, progress=False)
+    # progress off a terminal: plain lines (this crashed on the bar's keyword postfix before)
+    monkeypatch.setenv("GANFORGE_PROGRESS_SECONDS", "0")
+    s = train_classifier(cfg, tmp_path / "c.pt", epochs=1, batch_size=16, width=4, progress=True)
     assert not s["held_out"] and s["test_images"] == 12 and s["train_images"] == 48
     assert s["class_names"] == ["cat", "dog"] and s["eval"].startswith("test split")
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("ganforge: classifier ")]
+    assert lines and "; epoch 1, loss " in lines[-1], lines
 
 
 def test_foreign_files_are_refused(tmp_path: Path) -> None:

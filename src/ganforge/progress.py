@@ -46,8 +46,9 @@ class Lines:
             self.last = now
             self._print(now)
 
-    def set_postfix(self, values: dict[str, Any], refresh: bool = False) -> None:
-        self.postfix = dict(values)
+    def set_postfix(self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True, **kwargs: Any) -> None:
+        """tqdm's signature: a dict, keyword values, or both."""
+        self.postfix = {**(ordered_dict or {}), **kwargs}
 
     def _print(self, now: float) -> None:
         rate = (self.n - self.start_n) / max(now - self.start, 1e-9)
