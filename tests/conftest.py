@@ -69,17 +69,21 @@ def write_bomb_png(path: Path, side: int = 30000) -> Path:
     return path
 
 
+def tiny_run(root: Path, epochs: int = 1) -> Path:
+    """A tiny DCGAN run of ``epochs`` epochs over 16 images written to ``root / "imgs"``: ``root / "run"``."""
+    from ganforge.cli import main
+
+    write_images(root / "imgs", 16)
+    assert main(["train", "--data", str(root / "imgs"), "--out", str(root / "run"),
+                 *tiny_overrides(**{"train.epochs": epochs})]) == 0
+    return root / "run"
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny DCGAN run (1 epoch of 16 images in ``trained.parent / "imgs"``), shared by a module's tests: copy
     it before changing it."""
-    from ganforge.cli import main
-
-    root = tmp_path_factory.mktemp("trained")
-    write_images(root / "imgs", 16)
-    assert main(["train", "--data", str(root / "imgs"), "--out", str(root / "run"),
-                 *tiny_overrides(**{"train.epochs": 1})]) == 0
-    return root / "run"
+    return tiny_run(tmp_path_factory.mktemp("trained"))
 
 
 @pytest.fixture(scope="session")

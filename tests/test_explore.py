@@ -16,7 +16,7 @@ from ganforge.explore import lerp, path_latents, slerp
 from ganforge.rng import seeded
 from ganforge.sampling import load_recipe
 
-from .conftest import tiny_overrides, write_images
+from .conftest import tiny_overrides
 from .test_cli import one_line_error
 
 
@@ -33,12 +33,8 @@ def test_lerp_and_slerp_closed_forms() -> None:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("explore")
-    write_images(root / "imgs", 16)
-    out = root / "run"
-    assert main(["train", "--data", str(root / "imgs"), "--out", str(out), *tiny_overrides(**{"train.epochs": 1})]) == 0
-    return out
+def run(trained: Path) -> Path:
+    return trained  # conftest's tiny run (1 epoch of 16 images)
 
 
 def test_path_through_seeds_starts_at_the_seed_latents(run: Path) -> None:

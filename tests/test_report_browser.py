@@ -16,16 +16,12 @@ from PIL import Image
 
 from ganforge.cli import main
 
-from .conftest import tiny_overrides, write_images
+from .conftest import tiny_run
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("browser_report")
-    write_images(root / "imgs", 16)
-    run = root / "run"
-    assert main(["train", "--data", str(root / "imgs"), "--out", str(run), *tiny_overrides(**{"train.epochs": 3})]) == 0
-    return run
+    return tiny_run(tmp_path_factory.mktemp("browser_report"), epochs=3)
 
 
 def test_report_renders_in_chromium(browser, run: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

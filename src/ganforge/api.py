@@ -14,6 +14,7 @@ EMA generator where one was kept, pix2pix's test-time dropout as configured (``d
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,7 @@ class Model:
     def latent_dim(self) -> int | None:
         if self.recipe.kind is Kind.TRANSLATOR:
             return None
-        return int(self.recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"][0].numel())
+        return math.prod(self.recipe.latent_shape)
 
     @property
     def classes(self) -> tuple[str, ...] | None:
@@ -132,7 +133,7 @@ class Model:
             out = torch.cat(list(sample_chunks(self.recipe, n, seed, self._labels(labels, n), trunc=psi)))
         else:
             z = torch.as_tensor(z, dtype=torch.float32)
-            shape = self.recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]
+            shape = self.recipe.latent_shape
             if n is not None and n != len(z):
                 raise GanforgeError(f"n={n} but z has {len(z)} rows")
             try:

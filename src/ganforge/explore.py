@@ -64,7 +64,7 @@ def path_latents(recipe: Any, seeds: list[int], steps: int, mode: str, loop: boo
 
 
 def render(recipe: Any, latents: torch.Tensor, label: int | None = None) -> torch.Tensor:
-    shape = recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]
+    shape = recipe.latent_shape
     inputs: dict[str, torch.Tensor] = {"z": latents.view(len(latents), *shape)}
     if is_conditional(recipe):
         if label is None:
@@ -127,7 +127,7 @@ def class_sweep(recipe: Any, seeds: list[int]) -> tuple[torch.Tensor, int]:
         raise GanforgeError(f"--vary class needs a class-conditional model; {recipe.cfg.recipe} is unconditional")
     k = len(names)
     z = torch.stack([_latent(recipe, s) for s in seeds]).repeat_interleave(k, 0)
-    shape = recipe.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:]
+    shape = recipe.latent_shape
     y = torch.arange(k).repeat(len(seeds))
     return recipe.generate({"z": z.view(len(z), *shape), "y": y}), k
 

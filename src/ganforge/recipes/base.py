@@ -172,6 +172,11 @@ class Recipe:
         """The inputs ``generate`` takes (noise, and labels for conditional models), drawn on the CPU."""
         raise NotImplementedError
 
+    @property
+    def latent_shape(self) -> tuple[int, ...]:
+        """The shape of one sample's noise ``z`` (without the batch dimension), as ``sample_inputs`` draws it."""
+        return tuple(self.sample_inputs(1, seeded(0, Stream.SAMPLE))["z"].shape[1:])
+
     def preview_inputs(self, n: int, generator: torch.Generator) -> tuple[dict[str, torch.Tensor], int]:
         """Inputs of the per-epoch sample image, and images per grid row (0: not a grid)."""
         return self.sample_inputs(n, generator), 8
