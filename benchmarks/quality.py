@@ -10,7 +10,7 @@ classifier trained here on the MNIST training split (``ganforge classifier train
 of generated images (class accuracy of conditional models, confidence and class shares, Frechet distance in its
 feature space against the MNIST *test* split, StackedMNIST modes) and never saw a generated image; the 2-D toys are
 scored by their mode metrics against the true mixture (PacGAN's protocol, 2,500 samples). Run it alone: other
-processes on 2 cores make every timing meaningless. The whole set takes about 35 minutes on 2 CPU cores.
+processes on 2 cores make every timing meaningless. The whole set takes about 2.5 hours on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class Case:
     reference: str  # the published number(s) beside it
     goal: str
     needs_mnist: bool = True
+    needs_cifar: bool = False  # trains or scores on the CIFAR-10 halves ({cifar}, {cifar_judge})
     checkpoint: str = "last.pt"  # which checkpoint of the run is scored
     reuse: str = ""  # score another case's run (a checkpoint of it) instead of training
     image: str = ""  # file name under --images for the run's last sample grid
@@ -91,12 +92,39 @@ def cases(mnist: str) -> list[Case]:
              ["--metrics", "modes", *judge], ["modes", "modes_kl"],
              "DCGAN 99 / 3.40; PacDCGAN2 1000 / 0.06 (PacGAN Table 2); R3GAN 1000 / 0.029",
              "1000 / <= 0.1 (stretch 0.05) in <= 15 min", image="quality_stacked_mnist.png"),
-        # R3GAN at about dcgan-mnist-1's wall clock (159 s there; the CPU preset trains 177 img/s: 440 steps of 64)
-        Case("r3gan-mnist-eq", "`r3gan-mnist train.steps=440` (about the wall clock of `dcgan-mnist` epoch 1)",
-             ["--preset", "r3gan-mnist", "--data", m, "train.steps=440"],
+        # R3GAN at about dcgan-mnist-1's wall clock (2.7 min; the CPU preset trains ~125 img/s: 1,250 steps of 16)
+        Case("r3gan-mnist-eq", "`r3gan-mnist train.steps=1250` (about the wall clock of `dcgan-mnist` epoch 1)",
+             ["--preset", "r3gan-mnist", "--data", m, "train.steps=1250"],
+             ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+             ["confidence", "class_share_min", "FD"], "R3GAN: the modern baseline (CIFAR-10 FID 1.96 on GPUs)",
+             "lower FD than `dcgan-mnist` at the same wall clock"),
+        # the presets' own budgets: r3gan-mnist (2 epochs) against dcgan-mnist and wgangp trained as long or longer
+        Case("r3gan-mnist", "`r3gan-mnist` (its 2 epochs, batch 16)",
+             ["--preset", "r3gan-mnist", "--data", m, "train.keep_checkpoints=0"],
              ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
              ["confidence", "class_share_min", "FD"], "R3GAN: the modern baseline (CIFAR-10 FID 1.96 on GPUs)",
              "lower FD than `dcgan-mnist` at the same wall clock", image="quality_r3gan_mnist.png"),
+        Case("r3gan-mnist-e1", "`r3gan-mnist`, its checkpoint after epoch 1 (half the wall clock)", [],
+             ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+             ["confidence", "class_share_min", "FD"], "-", "-", checkpoint="checkpoints/epoch_001.pt",
+             reuse="r3gan-mnist"),
+        Case("dcgan-mnist-6", "`dcgan-mnist train.epochs=6` (for the wall clocks of `r3gan-mnist`)",
+             ["--preset", "dcgan-mnist", "--data", m, "train.epochs=6", "train.keep_checkpoints=0"],
+             ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+             ["confidence", "class_share_min", "FD"], "-", "-"),
+        Case("dcgan-mnist-6-e3", "`dcgan-mnist`, its checkpoint after epoch 3 (about `r3gan-mnist` epoch 1's wall clock)",
+             [], ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+             ["confidence", "class_share_min", "FD"], "-", "-", checkpoint="checkpoints/epoch_003.pt",
+             reuse="dcgan-mnist-6"),
+        Case("wgangp-mnist", "`wgangp-cifar10` on MNIST (`data.channels=1`), 4,000 steps of 64 (about `r3gan-mnist` "
+             "epoch 1's wall clock)", ["--preset", "wgangp-cifar10", "--data", m, "data.channels=1", "train.steps=4000"],
+             ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+             ["confidence", "class_share_min", "FD"], "WGAN-GP (Gulrajani et al. 2017)", "-"),
+        Case("r3gan-stacked-mnist", "`r3gan-stacked-mnist` (1,000 modes; 1 epoch of 128,000 images)",
+             ["--preset", "r3gan-stacked-mnist", "--data", f"stacked-mnist:{mnist}"],
+             ["--metrics", "modes", *judge], ["modes", "modes_kl"],
+             "R3GAN 1000 / 0.029 (its paper, Table 2); PacDCGAN2 1000 / 0.06", "1000 / <= 0.05 in <= 20 min",
+             image="quality_r3gan_stacked_mnist.png"),
         # small data: 600 MNIST images, 12,000 steps (D memorises them without augmentation)
         *[Case(f"dcgan-mnist-600-{a}", f"`dcgan-mnist data.limit=600 train.steps=12000 model.augment={a}`",
                ["--preset", "dcgan-mnist", "--data", m, "data.limit=600", "train.steps=12000", f"model.augment={a}"],
@@ -105,6 +133,28 @@ def cases(mnist: str) -> list[Case]:
                "DiffAugment: StyleGAN2 on 10% of CIFAR-10 FID 36.0 -> 14.5" if a == "diffaug" else "-",
                "diffaug or ada >= 30% lower FD than none" if a != "none" else "-",
                image=f"quality_mnist600_{a}.png") for a in ("none", "diffaug", "ada")],
+        # CIFAR-10 (the first half, 5,000 images, unconditional) at about 4 minutes of training each
+        # (--n 5000: the whole held-out half; the first 1,000 of a class-folder set are two classes, see below)
+        *[Case(f"{name}-cifar-eq", f"`{preset}` on the CIFAR-10 half at 32 px, {steps:,} steps of {batch} (about 4 min)",
+               ["--preset", preset, "--data", "{cifar}", "data.image_size=32", f"train.steps={steps}", *extra],
+               ["--metrics", "fid", "--n", "5000", "--split", "test", "--extractor", "classifier:{cifar_judge}"],
+               ["FD"], ref, "r3gan lowest" if name == "r3gan" else "-", needs_mnist=False, needs_cifar=True,
+               image=f"quality_cifar_{name}.png")
+          for name, preset, steps, batch, extra, ref in (
+              ("r3gan", "r3gan-cifar10", 1800, 16, ["model.conditional=false"], "R3GAN class-conditional on GPUs: FID 1.96"),
+              ("dcgan", "dcgan-cifar10", 2600, 64, [], "-"),
+              ("wgangp", "wgangp-cifar10", 2200, 64, [], "-"))],
+        # small data: 1,000 CIFAR-10 images, 4,000 steps of 32 (128 passes over them). data.limit takes the first
+        # 1,000 of the half in folder order: its airplanes and automobiles, and so do the 1,000 held-out images
+        # evaluate compares with (the first of the held-out half): a two-class small-data set, judged on its classes
+        *[Case(f"dcgan-cifar-1000-{a}", f"`dcgan-cifar10` at 32 px on 1,000 CIFAR-10 images (the first in folder order: "
+                                        f"airplanes and automobiles), 4,000 steps of 32, `model.augment={a}`",
+               ["--preset", "dcgan-cifar10", "--data", "{cifar}", "data.image_size=32", "data.limit=1000",
+                "train.batch_size=32", "train.steps=4000", f"model.augment={a}"],
+               ["--metrics", "fid", "--n", "1000", "--split", "test", "--extractor", "classifier:{cifar_judge}"],
+               ["FD"], "DiffAugment: StyleGAN2 on 10% of CIFAR-10 FID 36.0 -> 14.5" if a == "diffaug" else "-",
+               "diffaug or ada >= 30% lower FD than none" if a != "none" else "-", needs_mnist=False,
+               needs_cifar=True, image=f"quality_cifar1000_{a}.png") for a in ("none", "diffaug", "ada")],
     ]
 
 
@@ -148,16 +198,68 @@ def stacked_floor(judge: Path, mnist: str, n: int = 26000) -> float:
     return METRICS.get("modes").compute(Inputs(channel_logits=np.concatenate(logits)))["modes_kl"]
 
 
-def run_case(c: Case, work: Path, judge: Path | None, images: Path | None) -> dict:
+def fill(arg: str, judge: Path | None, cifar: tuple[Path, Path] | None) -> str:
+    """A case argument with its placeholders replaced: {judge} (the MNIST judge), {cifar} (the CIFAR-10 halves'
+    folder) and {cifar_judge} (the CIFAR-10 judge)."""
+    arg = arg.replace("{judge}", str(judge))
+    if cifar is not None:
+        arg = arg.replace("{cifar_judge}", str(cifar[1])).replace("{cifar}", str(cifar[0]))
+    return arg
+
+
+def as_shown(arg: str) -> str:
+    """A case argument as the page prints it (paths under runs/quality)."""
+    return (arg.replace("{judge}", "runs/quality/judge_mnist.pt").replace("{cifar_judge}", "runs/quality/judge_cifar.pt")
+            .replace("{cifar}", "runs/quality/cifar5k"))
+
+
+def cifar_halves(work: Path, archive: Path) -> Path:
+    """The CIFAR-10 test split of ../shared/data (10,000 JPEGs in class folders) cut into two halves by file name:
+    the first 500 images of each class are ``train/`` (what the GANs and the judge learn from), the other 500
+    ``test/`` (held out: the real images the generated ones are compared with)."""
+    import tarfile
+
+    out = work / "cifar5k"
+    if (out / "test").is_dir():
+        return out
+    tmp = work / "cifar5k.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    with tarfile.open(archive, "r:*") as tar:
+        tar.extractall(tmp / "raw", filter="data")
+    classes = sorted(d for d in (tmp / "raw" / "test").iterdir() if d.is_dir())
+    for d in classes:
+        files = sorted(d.glob("*.jpg"))
+        for half, chosen in (("train", files[:500]), ("test", files[500:])):
+            (tmp / half / d.name).mkdir(parents=True)
+            for f in chosen:
+                f.rename(tmp / half / d.name / f.name)
+    shutil.rmtree(tmp / "raw")
+    tmp.rename(out)
+    return out
+
+
+def cifar_judge(work: Path, halves: Path) -> Path:
+    out = work / "judge_cifar.pt"
+    if not out.is_file():
+        print("training the CIFAR-10 judge (20 epochs on the first half)...", file=sys.stderr)
+        p = ganforge("classifier", "train", "--data", str(halves), "--channels", "3", "--image-size", "32",
+                     "--epochs", "20", "--out", str(out))
+        if p.returncode:
+            sys.exit(p.stderr)
+    return out
+
+
+def run_case(c: Case, work: Path, judge: Path | None, images: Path | None,
+             cifar: tuple[Path, Path] | None = None) -> dict:
     run = work / (c.reuse or c.name)
     row: dict = {"case": c.name}
     if not c.reuse:
         t0 = time.time()
-        p = ganforge("train", *c.train, "--out", str(run), "--force", *QUIET)
+        p = ganforge("train", *(fill(a, judge, cifar) for a in c.train), "--out", str(run), "--force", *QUIET)
         row["train_s"] = round(time.time() - t0, 1)
         if p.returncode:
             return {**row, "error": p.stderr.strip().splitlines()[-1]}
-    args = [a.replace("{judge}", str(judge)) for a in c.evaluate]
+    args = [fill(a, judge, cifar) for a in c.evaluate]
     t0 = time.time()
     p = ganforge("evaluate", str(run / c.checkpoint), *args)
     row["eval_s"] = round(time.time() - t0, 1)
@@ -188,7 +290,7 @@ def fmt(key: str, v: object) -> str:
 
 
 def write_markdown(out: Path, rows: list[dict], todo: list[Case], judge_acc: float | None, floor: float | None,
-                   seconds: float) -> None:
+                   seconds: float, cifar_acc: float | None = None) -> None:
     by = {c.name: c for c in todo}
     lines = [
         "# Learning quality: every generation preset scored like the papers score it",
@@ -206,6 +308,14 @@ def write_markdown(out: Path, rows: list[dict], todo: list[Case], judge_acc: flo
         "in its feature space (FD) against 1,000 (2,000 for the cGANs) images of the MNIST *test* split (real test "
         "vs real training digits: 1.7). The published numbers were measured with other judges: compare "
         "ranks and orders of magnitude, and for DCGAN the reference setting run here, in the same judge's space.",
+        "",
+        "The CIFAR-10 cases use the CIFAR-10 test split of ../shared/data (the only CIFAR-10 images here) cut in two "
+        "halves, the first 500 images of each class (`train/`, what the GANs and the judge learn from) and the other "
+        "500 (`test/`, held out): the judge is `ganforge classifier train --data runs/quality/cifar5k --epochs 20`"
+        + (f" ({100 * cifar_acc:.1f}% on the held-out half)" if cifar_acc else "") + ", and FD is measured in its "
+        "feature space against held-out images: all 5,000 for the runs on the whole half (`--n 5000`); for the "
+        "1,000-image runs the first 1,000 in folder order, airplanes and automobiles like their training images "
+        "(`data.limit` and `--n` take the first N of a class-folder set, in class order).",
         "",
         "| case | wall time (train) | result | published reference | goal |",
         "|---|---|---|---|---|",
@@ -225,12 +335,12 @@ def write_markdown(out: Path, rows: list[dict], todo: list[Case], judge_acc: flo
     for r in rows:
         c = by[r["case"]]
         if c.train:
-            lines.append(f"- {c.name}: `ganforge train {' '.join(c.train)} --out runs/quality/{c.name}` then "
+            lines.append(f"- {c.name}: `ganforge train {as_shown(' '.join(c.train))} --out runs/quality/{c.name}` then "
                          f"`ganforge evaluate runs/quality/{c.reuse or c.name}/{c.checkpoint} "
-                         f"{' '.join(c.evaluate).replace('{judge}', 'runs/quality/judge_mnist.pt')}`")
+                         f"{as_shown(' '.join(c.evaluate))}`")
         else:
             lines.append(f"- {c.name}: `ganforge evaluate runs/quality/{c.reuse}/{c.checkpoint} "
-                         f"{' '.join(c.evaluate).replace('{judge}', 'runs/quality/judge_mnist.pt')}`")
+                         f"{as_shown(' '.join(c.evaluate))}`")
     shown = [r for r in rows if r.get("image")]
     if shown:
         lines += ["", "## Samples", ""]
@@ -245,6 +355,8 @@ def main() -> int:
     ap.add_argument("--only", help="comma list of case names")
     ap.add_argument("--work", default="runs/quality", help="run directories and the judge (default runs/quality)")
     ap.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data" / "mnist"), help="the MNIST IDX folder")
+    ap.add_argument("--cifar", default=str(ROOT.parent / "shared" / "data" / "cifar10_test_jpg" / "cifar10_jpg_test.tar.gz"),
+                    help="the CIFAR-10 test split as JPEG class folders in a tar.gz (cut into two halves here)")
     ap.add_argument("--out", default="docs/quality.md")
     ap.add_argument("--images", default="docs/images", help="where the sample grids of the table go")
     ap.add_argument("--json", help="also write the rows as JSON")
@@ -259,24 +371,33 @@ def main() -> int:
     if args.rows:
         saved = json.loads(Path(args.rows).read_text(encoding="utf-8"))
         rows, meta = saved["rows"], saved["meta"]
-        write_markdown(ROOT / args.out, rows, all_cases, meta["judge_acc"], meta["floor"], meta["seconds"])
+        write_markdown(ROOT / args.out, rows, all_cases, meta["judge_acc"], meta["floor"], meta["seconds"],
+                       meta.get("cifar_judge_acc"))
         print(f"wrote {args.out} from {args.rows}", file=sys.stderr)
         return 0
     work = (ROOT / args.work).resolve()
     work.mkdir(parents=True, exist_ok=True)
     have_mnist = Path(args.mnist).is_dir()
     judge = judge_classifier(work, args.mnist) if have_mnist and any(c.needs_mnist for c in todo) else None
+    cifar = None
+    if Path(args.cifar).is_file() and any(c.needs_cifar for c in todo):
+        halves = cifar_halves(work, Path(args.cifar))
+        cifar = (halves, cifar_judge(work, halves))
     start, rows = time.time(), []
     for c in todo:
         if c.needs_mnist and not have_mnist:
             rows.append({"case": c.name, "error": f"no MNIST at {args.mnist}"})
             continue
+        if c.needs_cifar and cifar is None:
+            rows.append({"case": c.name, "error": f"no CIFAR-10 archive at {args.cifar}"})
+            continue
         print(f"{c.name}...", file=sys.stderr, flush=True)
-        rows.append(run_case(c, work, judge, ROOT / args.images))
+        rows.append(run_case(c, work, judge, ROOT / args.images, cifar))
         print(f"  {rows[-1]}", file=sys.stderr, flush=True)
-    floor = stacked_floor(judge, args.mnist) if judge and any(c.name == "dcgan-stacked-mnist" for c in todo) else None
-    meta = {"judge_acc": judge_accuracy(judge) if judge else None, "floor": floor, "seconds": time.time() - start}
-    write_markdown(ROOT / args.out, rows, todo, meta["judge_acc"], floor, meta["seconds"])
+    floor = stacked_floor(judge, args.mnist) if judge and any("stacked" in c.name for c in todo) else None
+    meta = {"judge_acc": judge_accuracy(judge) if judge else None, "floor": floor, "seconds": time.time() - start,
+            "cifar_judge_acc": judge_accuracy(cifar[1]) if cifar else None}
+    write_markdown(ROOT / args.out, rows, todo, meta["judge_acc"], floor, meta["seconds"], meta["cifar_judge_acc"])
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "meta": meta}, indent=1), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
