@@ -67,6 +67,12 @@ def test_strip_gif_and_mp4(run: Path, tmp_path: Path, capsys: pytest.CaptureFixt
                  "--scale", "1", "--video", str(tmp_path / "native.gif"), "--frames", "3"]) == 0
     assert Image.open(tmp_path / "native.png").size == (3 * 18 + 2, 18 + 2)  # --scale 1: native size
     assert Image.open(tmp_path / "native.gif").size == (16, 16)
+    # a range names the same seeds as their list (as `sample --seeds` reads it)
+    for name, seeds in (("range.png", "3-5"), ("list.png", "3,4,5")):
+        assert main(["interpolate", str(run), "--seeds", seeds, "--steps", "3", "--scale", "1",
+                     "--out", str(tmp_path / name)]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "range.png")), np.asarray(Image.open(tmp_path / "list.png")))
+    assert Image.open(tmp_path / "range.png").size == (3 * 18 + 2, 2 * 18 + 2)  # two pairs: two rows
     assert main(["interpolate", str(run), "--seeds", "3,17", "--out", str(strip), "--video", str(mp4), "--frames",
                  "12", "--mode", "lerp"]) == 0
     import imageio.v2 as imageio
@@ -82,7 +88,8 @@ def test_bad_interpolation_input(run: Path, tmp_path: Path, capsys: pytest.Captu
     out = str(tmp_path / "s.png")
     for args, message in [
         (["--seeds", "3"], "needs at least two seeds"),
-        (["--seeds", "3,x"], "a comma list of integers"),
+        (["--seeds", "3,x"], "'x' is not a seed or a range"),
+        (["--seeds", "0-300"], "names 301 seeds; a strip or sweep takes at most 256"),
         (["--seeds", "3,4", "--steps", "1"], "--steps must be >= 2"),
         (["--seeds", "3,4", "--video", str(tmp_path / "w.avi")], "write a .gif or an .mp4"),
         (["--seeds", "3,4", "--scale", "0"], "--scale must be >= 1 (1: native size); got 0"),

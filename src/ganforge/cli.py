@@ -93,6 +93,7 @@ def _finish(t: Any) -> int:
 
 MAX_GRID = 1024  # images in one grid PNG (32 x 32); more go one PNG each into a folder
 MAX_POINTS = 1_000_000  # points a toy run writes to one CSV
+MAX_PATH_SEEDS = 256  # seeds one interpolate strip or class sweep takes
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -291,10 +292,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
               + (f" and {args.video}" if args.video else ""), file=sys.stderr)
         return 0
     as_generator(recipe, args.source, "interpolate", points=False)
-    try:
-        seeds = [int(v) for v in (args.seeds or "").split(",") if v.strip()]
-    except ValueError:
-        raise GanforgeError(f"--seeds {args.seeds!r}: a comma list of integers, e.g. 3,17,42") from None
+    from .sampling import parse_seeds
+
+    seeds = parse_seeds(args.seeds) if args.seeds else []  # ranges too, as `sample --seeds` takes them
+    if len(seeds) > MAX_PATH_SEEDS:
+        raise GanforgeError(f"--seeds {args.seeds} names {len(seeds):,} seeds; a strip or sweep takes at most "
+                            f"{MAX_PATH_SEEDS} (one row per seed or pair)")
     if args.vary == "class":
         if not seeds:
             raise GanforgeError("--vary class needs --seeds (one row per seed)")
@@ -529,7 +532,8 @@ def add_classifier(sub: Any) -> None:
 def add_interpolate(sub: Any) -> None:
     ip = sub.add_parser("interpolate", help="images on the latent path between seeds: a strip, and a looping video")
     ip.add_argument("source", metavar="RUN_DIR_or_CHECKPOINT")
-    ip.add_argument("--seeds", help="two or more seeds (the latents of `ganforge sample --seed S`)")
+    ip.add_argument("--seeds", help="two or more seeds (the latents of `ganforge sample --seed S`): a comma list and "
+                    "inclusive ranges, e.g. 3,17,42 or 0-7")
     ip.add_argument("--steps", type=int, default=8, help="images per pair, endpoints included (default 8)")
     ip.add_argument("--mode", choices=["slerp", "lerp"], default="slerp", help="spherical (default) or linear")
     ip.add_argument("--out", required=True, help="the strip: NAME.png, one row per pair of consecutive seeds")
