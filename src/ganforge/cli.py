@@ -78,8 +78,7 @@ def _finish(t: Any) -> int:
     print(f"ganforge: training {t.cfg.recipe} on {t.data.description}: {t.data.n} {unit}, "
           f"{t.data.steps_per_epoch} steps/epoch, step {t.step} of {t.total_steps}, device {t.device}, "
           + (f"lr decaying linearly over the last {decay} of {t.cfg.train.epochs} epochs, " if decay else "")
-          + (f"streamed by {t.cfg.data.workers} worker(s) ({getattr(t.data, 'stream_reason', 'data.in_memory=no')}), "
-             if getattr(t.data, "in_memory", True) is False else "")
+          + (f"streamed by {t.cfg.data.workers} worker(s) ({t.data.stream_reason}), " if not t.data.in_memory else "")
           + f"run dir {t.run_dir}", file=sys.stderr)
     status = t.fit()
     if status != "done":
@@ -101,8 +100,17 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
     from .data.images import save_each, save_grid
     from .files import ensure_writable_dir
-    from .sampling import (check_trunc, class_grid, class_index, load_recipe, parse_seeds, refuse_points_trunc, sample,
-                           sample_chunks, sample_seeds)
+    from .sampling import (
+        check_trunc,
+        class_grid,
+        class_index,
+        load_recipe,
+        parse_seeds,
+        refuse_points_trunc,
+        sample,
+        sample_chunks,
+        sample_seeds,
+    )
 
     seeds = parse_seeds(args.seeds) if args.seeds is not None else None
     if seeds is not None and (args.n is not None or args.seed is not None):

@@ -95,23 +95,31 @@ def augment(images: torch.Tensor, cfg: DataConfig, draws: Draws | torch.Generato
 # Decoding
 
 
-def _decode_files(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
-    """Decode every file once (threads: Pillow releases the GIL while decoding)."""
-    size, files = cfg.resolved_load_size, src.files or []
-    sizes: list[tuple[Path, tuple[int, int]]] = []
+def decode_files(src: Source, cfg: DataConfig, files: list[Any],
+                 sizes: list[tuple[Path, tuple[int, int]]] | None = None) -> list[np.ndarray | None]:
+    """``files`` of ``src`` decoded at the load size (threads: Pillow releases the GIL while decoding); None for an
+    unreadable one. ``sizes`` collects the original (width, height) of the image files."""
 
     def one(p: Any) -> np.ndarray | None:
         try:
             if src.decode_item:
                 return src.decode_item(p, cfg)
-            arr, wh = decode_sized(p, cfg.channels, size, cfg.resize)
-            sizes.append((p, wh))
+            arr, wh = decode_sized(p, cfg.channels, cfg.resolved_load_size, cfg.resize)
+            if sizes is not None:
+                sizes.append((p, wh))
             return arr
         except UNREADABLE:
             return None
 
     with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-        arrays = list(pool.map(one, files, chunksize=64))
+        return list(pool.map(one, files, chunksize=64))
+
+
+def _decode_files(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode every file once."""
+    size, files = cfg.resolved_load_size, src.files or []
+    sizes: list[tuple[Path, tuple[int, int]]] = []
+    arrays = decode_files(src, cfg, files, sizes)
     warn_upscaled(sizes, size, f"the {len(files)} images")
     ok = [i for i, a in enumerate(arrays) if a is not None]
     bad = len(files) - len(ok)
@@ -261,6 +269,7 @@ class Data:
         if src.points is not None:  # point data (2-D toys): a float tensor on the device, no augmentation
             self.points = torch.from_numpy(src.points[:n]).float().to(device)
             self.points_dim, self.n, self.in_memory = self.points.shape[1], len(self.points), True
+            self.stream_reason = ""
             self.images = self.labels = None
             self._finish(batch_size)
             return

@@ -28,6 +28,7 @@ class TrainingData(Protocol):
     points_dim: int  # > 0: 2-D toy points rather than images
     toy: Any  # the toy distribution of point data
     in_memory: bool
+    stream_reason: str  # why the set streams from disk (read when in_memory is False)
 
     @property
     def has_targets(self) -> bool:  # batches carry a target (translation pairs, or a batch of domain B)

@@ -80,8 +80,7 @@ def read_item(item: Item, cfg: DataConfig) -> np.ndarray:
 
 
 def open_prepared(path: str, cfg: DataConfig) -> dict[str, Any]:
-    """What a Source of a prepared folder needs: description, key, items, labels, class names, and the whole set
-    as one array when it is asked for in memory."""
+    """What a Source of a prepared folder needs: description, key, items, labels and class names."""
     folder = Path(path).expanduser()
     if not is_prepared(folder):
         raise GanforgeError(f"prepared:{path}: no {INDEX} there (make one with `ganforge data prepare SOURCE --out "
@@ -93,8 +92,6 @@ def open_prepared(path: str, cfg: DataConfig) -> dict[str, Any]:
         labels = np.load(folder / index["labels"], allow_pickle=False).astype(np.int64)
     items = [Item(str(folder), s, i) for s, m in enumerate(maps) for i in range(len(m))]
     names = tuple(index["class_names"]) if index.get("class_names") else None
-    p = index.get("preprocessing", {})
     return {"description": f"prepared {folder} ({index['count']} images, {index['size']} px, from {index.get('source')})",
             "key": f"prepared|{folder.resolve()}|{index['count']}|{index.get('created')}", "items": items,
-            "labels": labels, "class_names": names, "size": index["size"], "channels": index["channels"],
-            "preprocessing": p}
+            "labels": labels, "class_names": names}

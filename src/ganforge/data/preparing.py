@@ -4,9 +4,7 @@ any data spec through ``sources.py``, which itself reads prepared folders)."""
 from __future__ import annotations
 
 import json
-import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ def prepare(source: str, out: str, size: int, channels: int = 3, resize: str = "
             progress: bool = True) -> dict[str, Any]:
     """Decode ``source`` (any ``--data`` spec) at ``size`` into ``out``; returns the index written."""
     from ..files import atomic_write, ensure_writable_dir
-    from .images import UNREADABLE, array_to_square, decode
+    from .images import array_to_square
+    from .loader import decode_files
     from .sources import open_source
 
     if size < 4:
@@ -47,14 +46,7 @@ def prepare(source: str, out: str, size: int, channels: int = 3, resize: str = "
             arr = array_to_square(src.array[start:stop], channels, size, resize)
             ok = list(range(stop - start))
         else:
-            def one(f: Any) -> np.ndarray | None:
-                try:
-                    return src.decode_item(f, cfg) if src.decode_item else decode(f, channels, size, resize)
-                except UNREADABLE:
-                    return None
-
-            with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
-                decoded = list(pool.map(one, (src.files or [])[start:stop], chunksize=32))
+            decoded = decode_files(src, cfg, (src.files or [])[start:stop])
             ok = [i for i, a in enumerate(decoded) if a is not None]
             skipped += len(decoded) - len(ok)
             arr = np.stack([decoded[i] for i in ok]) if ok else np.zeros((0, size, size, channels), np.uint8)

@@ -99,6 +99,8 @@ class UnpairedData:
         self.class_names, self.points_dim, self.toy = None, 0, None
         self.input_channels = cfg_a.channels  # > 0: batches carry a target (here: a batch of domain B)
         self.in_memory = self.a.in_memory and self.b.in_memory
+        self.stream_reason = "; ".join(f"{name}: {d.stream_reason}" for name, d in (("A", self.a), ("B", self.b))
+                                       if not d.in_memory)
         self.unit = "images in the larger domain"
 
     @property
