@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from ganforge.config import DataConfig
-from ganforge.data.loader import Data, augment
+from ganforge.data.loader import Data, augment, limited
 from ganforge.data.sources import open_source
 from ganforge.errors import GanforgeError
 from ganforge.rng import seeded
@@ -147,6 +147,19 @@ def test_bare_name_not_downloaded_says_how_to_fetch() -> None:
 def test_builtin_pizza_and_limit() -> None:
     d = data(DataConfig(source="builtin:pizza", image_size=32, builtin_n=40, limit=30))
     assert d.n == 30 and d.images.shape == (30, 3, 32, 32) and len(d.class_names) >= 2
+
+
+def test_limit_spreads_a_class_folder_over_its_classes(tmp_path: Path) -> None:
+    for k, name in enumerate(("a", "b", "c")):
+        write_images(tmp_path / name, 4, seed=k)
+    for mode in ("yes", "no"):  # in memory and streamed
+        d = data(DataConfig(source=f"folder:{tmp_path}", image_size=16, limit=7, in_memory=mode, cache=False))
+        labels = d.labels.tolist() if d.images is not None else d.dataset.labels.tolist()
+        assert d.n == 7 and labels == [0, 0, 0, 1, 1, 2, 2], mode  # the first of each class, then the second, ...
+    # a source that mixes its classes (MNIST) keeps its first N; so does one without labels
+    assert limited(np.array([3, 1, 3, 0, 2]), 5, 3).tolist() == [0, 1, 2]
+    assert limited(None, 5, 3).tolist() == [0, 1, 2] and limited(np.array([0, 0, 1]), 3, 9).tolist() == [0, 1, 2]
+    assert limited(np.array([0, 0, 0, 1, 1, 2]), 6, 4).tolist() == [0, 1, 3, 5]
 
 
 def test_augment_random_crop_and_flip_are_consistent() -> None:

@@ -65,10 +65,11 @@ def real_data(spec: str, split: str, size: int, channels: int, n: int, device: t
 
 
 def real_features(ex: Extractor, data: Data, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Features, logits and labels (if any) of the first ``n`` real images, cached on disk by data,
+    """Features, logits and labels (if any) of ``n`` real images (``loader.limited``'s), cached on disk by data,
     preprocessing, extractor and count."""
     c = data.cfg
-    key = f"{data.key}|{c.split}|{c.image_size}|{c.channels}|{c.resize}|{ex.weights_sha256}|{n}"
+    # "spread": the subset of a class folder covers its classes (caches from before held its first classes)
+    key = f"{data.key}|{c.split}|{c.image_size}|{c.channels}|{c.resize}|{ex.weights_sha256}|{n}|spread"
     path = cache_dir() / "stats" / (hashlib.sha256(key.encode()).hexdigest()[:24] + ".npz")
     if path.is_file():
         try:

@@ -165,6 +165,22 @@ def decode_all(src: Source, cfg: DataConfig) -> tuple[np.ndarray, np.ndarray | N
     return arr, labels
 
 
+def _class_by_class(labels: np.ndarray | None, n: int) -> bool:
+    """The source lists its images class by class (a class folder), so its first ``n`` would miss classes."""
+    return labels is not None and n < len(labels) and len(np.unique(labels)) > 1 and bool((np.diff(labels) >= 0).all())
+
+
+def limited(labels: np.ndarray | None, total: int, n: int) -> np.ndarray:
+    """The indices ``data.limit=n`` keeps (and evaluate's ``--n`` of real images), in the source's order: the first
+    ``n``, except where the source lists its images class by class (a class folder, whose first ``n`` would be its
+    first classes only): then the first image of every class, then the second of every class, and so on."""
+    if not _class_by_class(labels, n):
+        return np.arange(min(n, total))
+    assert labels is not None
+    rank = np.arange(len(labels)) - np.searchsorted(labels, labels, side="left")  # position within its class
+    return np.sort(np.lexsort((labels, rank))[:n])
+
+
 # --------------------------------------------------------------------------------------------------
 # Streams of batches
 
@@ -283,7 +299,9 @@ class Data:
         self.labels: torch.Tensor | None = None
         if self.in_memory:
             arr, labels = decode_all(src, cfg)
-            arr, labels = arr[:n], (labels[:n] if labels is not None else None)
+            if cfg.limit:
+                keep = limited(labels, len(arr), cfg.limit)
+                arr, labels = arr[keep], (labels[keep] if labels is not None else None)
             # (N, L, L, C) -> (N, C, L, L), uint8, on the training device
             if min(arr.shape[1:3]) < cfg.image_size:
                 raise GanforgeError(f"images of {src.description} are {arr.shape[2]}x{arr.shape[1]} after resizing, "
@@ -294,8 +312,9 @@ class Data:
             self.n = len(self.images)
         else:
             if cfg.limit:
-                src.files = (src.files or [])[:n]
-                src.labels = src.labels[:n] if src.labels is not None else None
+                keep = limited(src.labels, len(src.files or []), cfg.limit)
+                src.files = [(src.files or [])[i] for i in keep]
+                src.labels = src.labels[keep] if src.labels is not None else None
             if cfg.resize == "none" and not src.decode_item:  # pairs check their headers when opened
                 _check_same_size(src.files or [])
             elif not src.decode_item:
