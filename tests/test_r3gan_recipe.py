@@ -69,6 +69,16 @@ def test_the_d_loss_is_rpgan_plus_half_gamma_r1_r2() -> None:
     assert out["r2"].item() > 0 and out["loss_d_adv"].item() == pytest.approx(math.log(2), abs=0.2)  # D starts unsure
 
 
+def test_lazy_regularisation_comes_every_k_steps_weighted_k() -> None:
+    torch.manual_seed(0)
+    r = make(**{"model.gamma": 3.0, "model.gamma_final": 3.0, "model.reg_every": 2, "train.precision": "fp32"})
+    first, second, third = (r.train_step(batch()) for _ in range(3))
+    assert first["loss_d"].item() == pytest.approx(first["loss_d_adv"].item() + 3.0 * (first["r1"] + first["r2"]).item(),
+                                                   rel=1e-5)  # gamma/2 * k = 3
+    assert "r1" not in second and second["loss_d"].item() == second["loss_d_adv"].item()
+    assert third["r1"].item() > 0 and r.d_updates == 3
+
+
 def test_conditional_on_labelled_data_unless_told_not_to() -> None:
     r = make(classes=("a", "b"))
     assert r.conditional and r.n_classes == 2 and r.g.n_classes == 2 and r.d.n_classes == 2
@@ -101,6 +111,7 @@ def test_resume_mid_schedule_is_exact() -> None:
     ({"model.widths": "16,8"}, "has 2 stages; 16x16 needs 3"),
     ({"model.group_width": 5}, "group_width 5 does not divide"),
     ({"model.gamma": -1}, "model.gamma must be >= 0; got -1"),
+    ({"model.reg_every": 0}, "model.reg_every must be >= 1 \\(1 = every D step\\); got 0"),
     ({"model.beta2_final": 1.0}, r"model.beta2_final must be in \[0, 1\); got 1.0"),
     ({"data.image_size": 24}, "not 4 \\* 2\\^k"),
 ])
