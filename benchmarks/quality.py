@@ -92,9 +92,9 @@ def cases(mnist: str) -> list[Case]:
              ["--metrics", "modes", *judge], ["modes", "modes_kl"],
              "DCGAN 99 / 3.40; PacDCGAN2 1000 / 0.06 (PacGAN Table 2); R3GAN 1000 / 0.029",
              "1000 / <= 0.1 (stretch 0.05) in <= 15 min", image="quality_stacked_mnist.png"),
-        # R3GAN at about dcgan-mnist-1's wall clock (2.7 min; the CPU preset trains ~125 img/s: 1,250 steps of 16)
-        Case("r3gan-mnist-eq", "`r3gan-mnist train.steps=1250` (about the wall clock of `dcgan-mnist` epoch 1)",
-             ["--preset", "r3gan-mnist", "--data", m, "train.steps=1250"],
+        # R3GAN at about dcgan-mnist-1's wall clock (2.7 min; the CPU preset trains ~240 img/s: 2,400 steps of 16)
+        Case("r3gan-mnist-eq", "`r3gan-mnist train.steps=2400` (about the wall clock of `dcgan-mnist` epoch 1)",
+             ["--preset", "r3gan-mnist", "--data", m, "train.steps=2400"],
              ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
              ["confidence", "class_share_min", "FD"], "R3GAN: the modern baseline (CIFAR-10 FID 1.96 on GPUs)",
              "lower FD than `dcgan-mnist` at the same wall clock"),
@@ -112,12 +112,12 @@ def cases(mnist: str) -> list[Case]:
              ["--preset", "dcgan-mnist", "--data", m, "train.epochs=6", "train.keep_checkpoints=0"],
              ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
              ["confidence", "class_share_min", "FD"], "-", "-"),
-        Case("dcgan-mnist-6-e3", "`dcgan-mnist`, its checkpoint after epoch 3 (about `r3gan-mnist` epoch 1's wall clock)",
-             [], ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
-             ["confidence", "class_share_min", "FD"], "-", "-", checkpoint="checkpoints/epoch_003.pt",
-             reuse="dcgan-mnist-6"),
-        Case("wgangp-mnist", "`wgangp-cifar10` on MNIST (`data.channels=1`), 4,000 steps of 64 (about `r3gan-mnist` "
-             "epoch 1's wall clock)", ["--preset", "wgangp-cifar10", "--data", m, "data.channels=1", "train.steps=4000"],
+        *[Case(f"dcgan-mnist-6-e{e}", f"`dcgan-mnist`, its checkpoint after epoch {e} (about {what}'s wall clock)",
+               [], ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
+               ["confidence", "class_share_min", "FD"], "-", "-", checkpoint=f"checkpoints/epoch_00{e}.pt",
+               reuse="dcgan-mnist-6") for e, what in ((3, "`r3gan-mnist` epoch 1"), (5, "`r3gan-mnist`"))],
+        Case("wgangp-mnist", "`wgangp-cifar10` on MNIST (`data.channels=1`), 4,000 steps of 64 (about `r3gan-mnist`'s "
+             "wall clock)", ["--preset", "wgangp-cifar10", "--data", m, "data.channels=1", "train.steps=4000"],
              ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
              ["confidence", "class_share_min", "FD"], "WGAN-GP (Gulrajani et al. 2017)", "-"),
         Case("r3gan-stacked-mnist", "`r3gan-stacked-mnist` (1,000 modes; 1 epoch of 128,000 images)",
@@ -141,14 +141,13 @@ def cases(mnist: str) -> list[Case]:
                ["FD"], ref, "r3gan lowest" if name == "r3gan" else "-", needs_mnist=False, needs_cifar=True,
                image=f"quality_cifar_{name}.png")
           for name, preset, steps, batch, extra, ref in (
-              ("r3gan", "r3gan-cifar10", 1800, 16, ["model.conditional=false"], "R3GAN class-conditional on GPUs: FID 1.96"),
+              ("r3gan", "r3gan-cifar10", 3600, 16, ["model.conditional=false"], "R3GAN class-conditional on GPUs: FID 1.96"),
               ("dcgan", "dcgan-cifar10", 2600, 64, [], "-"),
               ("wgangp", "wgangp-cifar10", 2200, 64, [], "-"))],
-        # small data: 1,000 CIFAR-10 images, 4,000 steps of 32 (128 passes over them). data.limit takes the first
-        # 1,000 of the half in folder order: its airplanes and automobiles, and so do the 1,000 held-out images
-        # evaluate compares with (the first of the held-out half): a two-class small-data set, judged on its classes
-        *[Case(f"dcgan-cifar-1000-{a}", f"`dcgan-cifar10` at 32 px on 1,000 CIFAR-10 images (the first in folder order: "
-                                        f"airplanes and automobiles), 4,000 steps of 32, `model.augment={a}`",
+        # small data: 1,000 CIFAR-10 images (data.limit on a class folder: the first 100 of each class), 4,000
+        # steps of 32 (128 passes over them), judged against 1,000 held-out images (100 of each class)
+        *[Case(f"dcgan-cifar-1000-{a}", f"`dcgan-cifar10` at 32 px on 1,000 CIFAR-10 images (100 a class), 4,000 "
+                                        f"steps of 32, `model.augment={a}`",
                ["--preset", "dcgan-cifar10", "--data", "{cifar}", "data.image_size=32", "data.limit=1000",
                 "train.batch_size=32", "train.steps=4000", f"model.augment={a}"],
                ["--metrics", "fid", "--n", "1000", "--split", "test", "--extractor", "classifier:{cifar_judge}"],
@@ -313,9 +312,9 @@ def write_markdown(out: Path, rows: list[dict], todo: list[Case], judge_acc: flo
         "halves, the first 500 images of each class (`train/`, what the GANs and the judge learn from) and the other "
         "500 (`test/`, held out): the judge is `ganforge classifier train --data runs/quality/cifar5k --epochs 20`"
         + (f" ({100 * cifar_acc:.1f}% on the held-out half)" if cifar_acc else "") + ", and FD is measured in its "
-        "feature space against held-out images: all 5,000 for the runs on the whole half (`--n 5000`); for the "
-        "1,000-image runs the first 1,000 in folder order, airplanes and automobiles like their training images "
-        "(`data.limit` and `--n` take the first N of a class-folder set, in class order).",
+        "feature space against held-out images: all 5,000 for the runs on the whole half (`--n 5000`), 1,000 (100 "
+        "a class) for the 1,000-image runs (`data.limit` and `--n` spread a class folder's subset over its "
+        "classes).",
         "",
         "| case | wall time (train) | result | published reference | goal |",
         "|---|---|---|---|---|",

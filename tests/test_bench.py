@@ -70,6 +70,16 @@ def test_flops_of_an_mlp_step_match_a_hand_count(n_critic: int) -> None:
     assert row["peak_mem_kind"] == "process_peak_rss_cumulative"
 
 
+def test_a_round_of_lazy_r3gan_holds_one_regularised_step() -> None:
+    """With R1 + R2 every k-th step, a round is k steps: a median of single steps would time the cheap ones only."""
+    overrides = ["model.widths=16,8,8,8", "model.blocks=1,1,1,1", "model.group_width=8", "model.reg_every=2",
+                 "data.channels=1"]
+    cases = bench.plan(["r3gan"], configs=["small"], batch=2, precision="fp32", device="cpu", overrides=overrides,
+                       steps=1, warmup=0)
+    (row,) = bench.run(cases, in_process=True)
+    assert row["steps_per_round"] == 2 and row["ms_per_step"] > 0
+
+
 def _one_error_line(capsys: pytest.CaptureFixture, argv: list[str]) -> str:
     assert main(argv) == 2
     err = [e for e in capsys.readouterr().err.strip().splitlines() if e.startswith("ganforge: error:")]

@@ -13,7 +13,7 @@ What is measured:
   fetched before the clock starts (the data path is timed on its own, below); on CUDA the device is
   synchronised before and after each step (here only, never in training). A round is one step, or
   ``model.n_critic`` steps for recipes that update G once per n_critic D updates (WGAN-GP: 5), so that every
-  round holds one G update. ms/step is the median round time divided by its steps; img/s = batch / that.
+  round holds one G update (and ``model.reg_every`` steps for r3gan's lazy R1 + R2: one regularised step a round). ms/step is the median round time divided by its steps; img/s = batch / that.
 * **GFLOP/step, GFLOP/s**: FLOPs of one extra, untimed round, counted by
   :class:`torch.utils.flop_counter.FlopCounterMode` and divided by its steps: matrix multiplications and
   convolutions (transposed ones too) in the forward pass, the backward pass and the double backward of
@@ -45,6 +45,7 @@ torch is imported inside the functions that use it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
@@ -103,8 +104,9 @@ def recipe_names() -> list[str]:
 
 
 def _period(cfg: Config) -> int:
-    """Steps per round: recipes with n_critic > 1 update G on every n_critic-th step only."""
-    return max(1, int(getattr(cfg.model, "n_critic", 1)))
+    """Steps per round: recipes with n_critic > 1 update G on every n_critic-th step only, and r3gan with
+    reg_every > 1 adds R1 + R2 on every reg_every-th step: a round holds one of each."""
+    return math.lcm(max(1, int(getattr(cfg.model, "n_critic", 1))), max(1, int(getattr(cfg.model, "reg_every", 1))))
 
 
 def _resolve(label: str, layers: list[dict[str, Any]]) -> Config:
