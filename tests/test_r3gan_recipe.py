@@ -88,16 +88,17 @@ def test_conditional_on_labelled_data_unless_told_not_to() -> None:
     assert not make().conditional
 
 
-def test_resume_mid_schedule_is_exact() -> None:
+@pytest.mark.parametrize("reg_every", [1, 3])  # 3: resumed after step 3, the next step is a regularised one
+def test_resume_mid_schedule_is_exact(reg_every: int) -> None:
     torch.manual_seed(0)
-    a = make(steps=6)
+    a = make(steps=6, **{"model.reg_every": reg_every})
     b = copy.deepcopy(a)
     for _ in range(6):
         a.train_step(batch())
     for _ in range(3):
         b.train_step(batch())
     state = copy.deepcopy(b.state_dict())
-    c = make(steps=6)
+    c = make(steps=6, **{"model.reg_every": reg_every})
     c.load_state_dict(state)
     assert c.d_updates == 3 and c.schedule() == b.schedule()
     for _ in range(3):
