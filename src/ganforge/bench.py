@@ -13,7 +13,8 @@ What is measured:
   fetched before the clock starts (the data path is timed on its own, below); on CUDA the device is
   synchronised before and after each step (here only, never in training). A round is one step, or
   ``model.n_critic`` steps for recipes that update G once per n_critic D updates (WGAN-GP: 5), so that every
-  round holds one G update (and ``model.reg_every`` steps for r3gan's lazy R1 + R2: one regularised step a round). ms/step is the median round time divided by its steps; img/s = batch / that.
+  round holds one G update (and ``model.reg_every`` steps for r3gan's lazy R1 + R2: one regularised step a
+  round). ms/step is the median round time divided by its steps; img/s = batch / that.
 * **GFLOP/step, GFLOP/s**: FLOPs of one extra, untimed round, counted by
   :class:`torch.utils.flop_counter.FlopCounterMode` and divided by its steps: matrix multiplications and
   convolutions (transposed ones too) in the forward pass, the backward pass and the double backward of

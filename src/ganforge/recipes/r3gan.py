@@ -149,9 +149,9 @@ class R3GAN(GAN):
         self.update("g", loss_g)
         if self.ema is not None:
             self.ema.update(self.g, 0.5 ** (n * self.world.size / max(now["ema_images"], 1e-8)))
-        out.update(loss_d=loss_d.detach(), loss_d_adv=adv.detach(), loss_g=loss_g.detach(), d_real=real_logits.detach().float().mean(),
-                   d_fake=fake_logits.detach().float().mean(), lr=torch.tensor(now["lr"]),
-                   gamma=torch.tensor(now["gamma"]))
+        out.update(loss_d=loss_d.detach(), loss_d_adv=adv.detach(), loss_g=loss_g.detach(),
+                   d_real=real_logits.detach().float().mean(), d_fake=fake_logits.detach().float().mean(),
+                   lr=torch.tensor(now["lr"]), gamma=torch.tensor(now["gamma"]))
         return out
 
 
