@@ -87,6 +87,19 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pizza_cls(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small classifier of the 5 builtin pizza topping classes (16x16, a few seconds to train): the feature
+    extractor of the evaluate tests."""
+    from ganforge.config import DataConfig
+    from ganforge.metrics.classifier import train_classifier
+
+    out = tmp_path_factory.mktemp("cls") / "pizza_cls.pt"
+    train_classifier(DataConfig(source="builtin:pizza", image_size=16, builtin_n=512), out, epochs=2, batch_size=32,
+                     width=8, progress=False)
+    return out
+
+
+@pytest.fixture(scope="session")
 def mnist_classifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     """ganforge's own MNIST judge, trained once per test session: width 16, 12,000 training images, one epoch
     (about 15 s; 97% on the test split). Returns (its file, the summary train_classifier returned)."""

@@ -10,20 +10,9 @@ import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.config import DataConfig
-from ganforge.metrics.classifier import train_classifier
 
 from .conftest import write_images
 from .test_cli import one_line_error
-
-
-@pytest.fixture(scope="module")
-def cls(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small classifier of the 5 pizza topping classes (16x16), trained in a few seconds."""
-    out = tmp_path_factory.mktemp("cls") / "pizza_cls.pt"
-    train_classifier(DataConfig(source="builtin:pizza", image_size=16, builtin_n=512), out, epochs=2, batch_size=32,
-                     width=8, progress=False)
-    return out
 
 
 def tiny_gan(run: Path, recipe: str = "dcgan", **extra: object) -> None:
@@ -37,11 +26,11 @@ def rows(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def test_evaluate_all_checkpoints_writes_rows_curve_and_best(tmp_path: Path, cls: Path,
+def test_evaluate_all_checkpoints_writes_rows_curve_and_best(tmp_path: Path, pizza_cls: Path,
                                                              capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "run"
     tiny_gan(run)
-    assert main(["evaluate", str(run), "--extractor", f"classifier:{cls}", "--n", "96", "--checkpoints", "all",
+    assert main(["evaluate", str(run), "--extractor", f"classifier:{pizza_cls}", "--n", "96", "--checkpoints", "all",
                  "--metrics", "fid,kid,is,pr"]) == 0
     out = capsys.readouterr()
     assert "FD[classifier:pizza]" in out.out and "protocol:" in out.out and "best checkpoint: epoch" in out.err
@@ -58,13 +47,13 @@ def test_evaluate_all_checkpoints_writes_rows_curve_and_best(tmp_path: Path, cls
     assert ck["epoch"] == best["epoch"]
     assert (run / "eval_FD_classifier_pizza.png").is_file()
     # --checkpoints best scores best.pt; the real features come from the cache the second time
-    assert main(["evaluate", str(run), "--extractor", f"classifier:{cls}", "--n", "96", "--checkpoints", "best"]) == 0
+    assert main(["evaluate", str(run), "--extractor", f"classifier:{pizza_cls}", "--n", "96", "--checkpoints", "best"]) == 0
     assert rows(run / "eval.jsonl")[-1]["FD[classifier:pizza]"] == pytest.approx(best["FD[classifier:pizza]"])
 
 
-def test_eval_during_training_keeps_best(tmp_path: Path, cls: Path) -> None:
+def test_eval_during_training_keeps_best(tmp_path: Path, pizza_cls: Path) -> None:
     run = tmp_path / "run"
-    tiny_gan(run, **{"eval.every": 1, "eval.extractor": f"classifier:{cls}", "eval.n": 64, "eval.metrics": "fid"})
+    tiny_gan(run, **{"eval.every": 1, "eval.extractor": f"classifier:{pizza_cls}", "eval.n": 64, "eval.metrics": "fid"})
     got = rows(run / "eval.jsonl")
     assert len(got) == 3 and (run / "best.pt").is_file()
     best = json.loads((run / "best.json").read_text())
@@ -72,28 +61,28 @@ def test_eval_during_training_keeps_best(tmp_path: Path, cls: Path) -> None:
     assert any("eval/FD[classifier:pizza]" in r for r in rows(run / "metrics.jsonl"))  # TensorBoard/metrics scalar
 
 
-def test_class_accuracy_of_a_conditional_model(tmp_path: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
+def test_class_accuracy_of_a_conditional_model(tmp_path: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
     run = tmp_path / "c"
     tiny_gan(run, recipe="cdcgan", **{"train.epochs": 1})
-    assert main(["evaluate", str(run), "--extractor", f"classifier:{cls}", "--n", "50", "--metrics", "acc"]) == 0
+    assert main(["evaluate", str(run), "--extractor", f"classifier:{pizza_cls}", "--n", "50", "--metrics", "acc"]) == 0
     r = rows(run / "eval.jsonl")[-1]
     assert 0 <= r["class_acc"] <= 1 and "class_acc[pepperoni]" in r
     assert r["FD[classifier:pizza][pepperoni]"] > 0  # per-class distances against the real images of the class
     uncond = tmp_path / "u"
     tiny_gan(uncond, **{"train.epochs": 1})
-    line = one_line_error(capsys, ["evaluate", str(uncond), "--extractor", f"classifier:{cls}", "--n", "20", "--metrics",
+    line = one_line_error(capsys, ["evaluate", str(uncond), "--extractor", f"classifier:{pizza_cls}", "--n", "20", "--metrics",
                                    "acc"])
     assert "needs a class-conditional model" in line
 
 
-def test_two_folders_and_bad_input(tmp_path: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
+def test_two_folders_and_bad_input(tmp_path: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
     write_images(tmp_path / "a", 24, size=(20, 20), seed=1)
     write_images(tmp_path / "b", 24, size=(20, 20), seed=2)
     assert main(["evaluate", "--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--extractor",
-                 f"classifier:{cls}", "--size", "16", "--n", "24", "--metrics", "fid,kid,pr"]) == 0
+                 f"classifier:{pizza_cls}", "--size", "16", "--n", "24", "--metrics", "fid,kid,pr"]) == 0
     assert "FD[classifier:pizza]" in capsys.readouterr().out
     cases = [
-        (["--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--extractor", f"classifier:{cls}",
+        (["--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--extractor", f"classifier:{pizza_cls}",
           "--size", "16", "--n", "5", "--metrics", "is"], "needs at least 10 images of each set"),
         (["--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--metrics", "fid,bogus"], "unknown bogus"),
         (["--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--extractor", "resnet"],
@@ -104,10 +93,10 @@ def test_two_folders_and_bad_input(tmp_path: Path, cls: Path, capsys: pytest.Cap
           f"classifier:{tmp_path / 'a' / 'img_000.png'}"], "is not a ganforge classifier file"),
     ]
     write_images(tmp_path / "g", 24, size=(20, 20), mode="L", seed=3)
-    cases.append((["--fake", str(tmp_path / "g"), "--real", str(tmp_path / "b"), "--extractor", f"classifier:{cls}"],
+    cases.append((["--fake", str(tmp_path / "g"), "--real", str(tmp_path / "b"), "--extractor", f"classifier:{pizza_cls}"],
                   "different channel counts"))
     assert main(["evaluate", "--fake", str(tmp_path / "g"), "--real", str(tmp_path / "b"), "--extractor",
-                 f"classifier:{cls}", "--size", "16", "--n", "24", "--channels", "3"]) == 0
+                 f"classifier:{pizza_cls}", "--size", "16", "--n", "24", "--channels", "3"]) == 0
     for args, message in cases:
         assert message in one_line_error(capsys, ["evaluate", *args])
 
@@ -139,7 +128,7 @@ def test_inception_extractor_with_random_weights_reports_fid(tmp_path: Path, mon
     assert "FID " in out and "IS " in out and "extractor=inception" in out
 
 
-def test_translation_and_toy_runs_are_scored(tmp_path: Path, cls: Path) -> None:
+def test_translation_and_toy_runs_are_scored(tmp_path: Path, pizza_cls: Path) -> None:
     from .test_cyclegan import tiny_cli as cyclegan_cli
     from .test_paired_data import write_aligned
     from .test_pix2pix import tiny_cli as pix2pix_cli
@@ -148,13 +137,13 @@ def test_translation_and_toy_runs_are_scored(tmp_path: Path, cls: Path) -> None:
     write_aligned(tmp_path / "pairs" / "val", 3, size=32, start=50)
     p2p = tmp_path / "p2p"
     assert main(["train", "--data", str(tmp_path / "pairs"), "--out", str(p2p), *pix2pix_cli()]) == 0
-    assert main(["evaluate", str(p2p), "--extractor", f"classifier:{cls}", "--n", "3", "--metrics", "fid"]) == 0
+    assert main(["evaluate", str(p2p), "--extractor", f"classifier:{pizza_cls}", "--n", "3", "--metrics", "fid"]) == 0
     r = rows(p2p / "eval.jsonl")[-1]
     assert {"l1", "psnr", "ssim", "FD[classifier:pizza]"} <= set(r) and r["protocol"]["n_real"] == 3
     assert "[val]" in r["protocol"]["real"]
     cg = tmp_path / "cg"
     assert main(["train", "--out", str(cg), *cyclegan_cli(**{"data.source": "builtin:pizza", "data.builtin_n": 8})]) == 0
-    assert main(["evaluate", str(cg), "--extractor", f"classifier:{cls}", "--n", "8", "--metrics", "fid,kid"]) == 0
+    assert main(["evaluate", str(cg), "--extractor", f"classifier:{pizza_cls}", "--n", "8", "--metrics", "fid,kid"]) == 0
     r = rows(cg / "eval.jsonl")[-1]
     assert {"AtoB:FD[classifier:pizza]", "BtoA:FD[classifier:pizza]", "AtoB:KIDx1000[classifier:pizza]"} <= set(r)
     toy = tmp_path / "toy"

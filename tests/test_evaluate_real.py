@@ -11,10 +11,8 @@ import numpy as np
 import pytest
 
 from ganforge.cli import main
-from ganforge.config import DataConfig
 from ganforge.evaluate import format_score, format_scores
 from ganforge.metrics import METRICS, Inputs
-from ganforge.metrics.classifier import train_classifier
 from ganforge.metrics.scores import kid
 
 from .conftest import MNIST, write_images
@@ -23,75 +21,66 @@ from .test_cli import one_line_error
 needs_mnist = pytest.mark.skipif(not MNIST.is_dir(), reason="needs ../shared/data/mnist")
 
 
-@pytest.fixture(scope="module")
-def cls(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny classifier of the pizza classes (16 px, one epoch of 64 images): any extractor serves here."""
-    out = tmp_path_factory.mktemp("cls") / "tiny.pt"
-    train_classifier(DataConfig(source="builtin:pizza", image_size=16, builtin_n=64), out, epochs=1, batch_size=32,
-                     width=4, progress=False)
-    return out
-
-
-def evaluate(capsys: pytest.CaptureFixture, cls: Path, *args: str) -> str:
-    assert main(["evaluate", "--extractor", f"classifier:{cls}", "--n", "24", "--size", "16", *args]) == 0
+def evaluate(capsys: pytest.CaptureFixture, pizza_cls: Path, *args: str) -> str:
+    assert main(["evaluate", "--extractor", f"classifier:{pizza_cls}", "--n", "24", "--size", "16", *args]) == 0
     return capsys.readouterr().out
 
 
 @needs_mnist
-def test_mnist_specs_as_real_with_split(tmp_path: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
+def test_mnist_specs_as_real_with_split(tmp_path: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
     fake = tmp_path / "fake"
     write_images(fake, 24, size=(28, 28), mode="L", seed=1)
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", str(MNIST), "--split", "test")  # a plain MNIST folder
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", str(MNIST), "--split", "test")  # a plain MNIST folder
     assert f"real=mnist test ({MNIST})" in out and "split=test" in out and "n_real=24" in out
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", f"mnist:{MNIST}")  # default: the test split
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", f"mnist:{MNIST}")  # default: the test split
     assert f"real=mnist test ({MNIST})" in out and "split=test" in out
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", f"mnist:{MNIST}", "--split", "train")
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", f"mnist:{MNIST}", "--split", "train")
     assert f"real=mnist train ({MNIST})" in out and "split=train" in out
     line = one_line_error(capsys, ["evaluate", "--fake", str(fake), "--real", str(MNIST), "--split", "val",
-                                   "--extractor", f"classifier:{cls}", "--n", "24"])
+                                   "--extractor", f"classifier:{pizza_cls}", "--n", "24"])
     assert "'val' does not exist for mnist; choices: test, train" in line
     write_images(tmp_path / "colour", 4, seed=2)
     line = one_line_error(capsys, ["evaluate", "--fake", str(tmp_path / "colour"), "--real", f"mnist:{MNIST}",
-                                   "--extractor", f"classifier:{cls}", "--n", "4"])
+                                   "--extractor", f"classifier:{pizza_cls}", "--n", "4"])
     assert "colour" in line and "gray" in line and "--channels 1 or 3" in line
 
 
 @needs_mnist
-def test_run_against_mnist_test_split(trained: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
-    assert main(["evaluate", str(trained), "--real", str(MNIST), "--split", "test", "--extractor", f"classifier:{cls}",
+def test_run_against_mnist_test_split(trained: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["evaluate", str(trained), "--real", str(MNIST), "--split", "test", "--extractor", f"classifier:{pizza_cls}",
                  "--n", "24", "--metrics", "fid,kid"]) == 0
     out = capsys.readouterr().out
     assert f"real=mnist test ({MNIST})" in out and "split=test" in out
 
 
-def test_builtin_and_folder_specs_as_real(tmp_path: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
+def test_builtin_and_folder_specs_as_real(tmp_path: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
     fake = tmp_path / "fake"
     write_images(fake, 24, size=(16, 16), seed=1)
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", "builtin:pizza", "--split", "train")
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", "builtin:pizza", "--split", "train")
     assert "real=builtin:pizza (24 images, seed 0)" in out  # the images `train --data builtin:pizza` trains on
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", "builtin:pizza")
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", "builtin:pizza")
     assert "split=generator seed 1" in out  # held out: the next generator seed
     real = tmp_path / "real"
     write_images(real / "train" / "a", 12, size=(16, 16), seed=2)
     write_images(real / "test" / "a", 12, size=(16, 16), seed=3)
     write_images(real / "test" / "b", 12, size=(16, 16), seed=4)
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", f"classes:{real}")  # default: test/
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", f"classes:{real}")  # default: test/
     assert f"real=class folder {real / 'test'} (24 images)" in out and "split=test" in out
-    out = evaluate(capsys, cls, "--fake", str(fake), "--real", f"folder:{real}", "--split", "train")
+    out = evaluate(capsys, pizza_cls, "--fake", str(fake), "--real", f"folder:{real}", "--split", "train")
     assert f"folder {real / 'train'} (12 images)" in out and "split=train" in out
     line = one_line_error(capsys, ["evaluate", "--fake", str(fake), "--real", str(fake), "--split", "test",
-                                   "--extractor", f"classifier:{cls}", "--n", "24"])
+                                   "--extractor", f"classifier:{pizza_cls}", "--n", "24"])
     assert f"--split test: the image folder {fake} has no test/ sub-folder" in line
     for real_spec, says in (("toy:ring", "2-D points are not images"), (str(tmp_path / "none"), "does not exist")):
         line = one_line_error(capsys, ["evaluate", "--fake", str(fake), "--real", real_spec, "--extractor",
-                                       f"classifier:{cls}", "--n", "24"])
+                                       f"classifier:{pizza_cls}", "--n", "24"])
         assert says in line
     line = one_line_error(capsys, ["evaluate", "--fake", str(tmp_path / "none"), "--real", "builtin:pizza",
-                                   "--extractor", f"classifier:{cls}"])
+                                   "--extractor", f"classifier:{pizza_cls}"])
     assert "--fake" in line and "is not a folder of images" in line
 
 
-def test_kid_is_stored_and_printed_x1000(tmp_path: Path, cls: Path, capsys: pytest.CaptureFixture) -> None:
+def test_kid_is_stored_and_printed_x1000(tmp_path: Path, pizza_cls: Path, capsys: pytest.CaptureFixture) -> None:
     rng = np.random.default_rng(0)
     real, fake = rng.normal(size=(40, 8)), rng.normal(0.5, 1.0, size=(40, 8))
     got = METRICS.get("kid").compute(Inputs(seed=0, real=(real, real), fake=(fake, fake), fd_label="FID"))
@@ -100,9 +89,9 @@ def test_kid_is_stored_and_printed_x1000(tmp_path: Path, cls: Path, capsys: pyte
     assert got["KIDx1000_std"] == pytest.approx(1000 * std)
     write_images(tmp_path / "a", 24, size=(16, 16), seed=1)
     write_images(tmp_path / "b", 24, size=(16, 16), seed=2)
-    out = evaluate(capsys, cls, "--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--metrics", "fid,kid,pr")
-    line, num = out.splitlines()[0], r"-?\d+\.\d+(?:e-\d\d)?"  # e-notation only below 1e-4 (this tiny classifier)
-    assert re.search(rf"^FD\[classifier:tiny\] {num}  KIDx1000\[classifier:tiny\] {num} \+- {num}  "
+    out = evaluate(capsys, pizza_cls, "--fake", str(tmp_path / "a"), "--real", str(tmp_path / "b"), "--metrics", "fid,kid,pr")
+    line, num = out.splitlines()[0], r"-?\d+\.\d+(?:e-\d\d)?"  # e-notation only below 1e-4 (this small classifier)
+    assert re.search(rf"^FD\[classifier:pizza\] {num}  KIDx1000\[classifier:pizza\] {num} \+- {num}  "
                      rf"precision \d\.\d{{3}}  recall \d\.\d{{3}}$", line), line
 
 
