@@ -120,7 +120,7 @@ def cases(mnist: str) -> list[Case]:
              "wall clock)", ["--preset", "wgangp-cifar10", "--data", m, "data.channels=1", "train.steps=4000"],
              ["--metrics", "fid,conf", "--n", "1000", "--split", "test", *judge],
              ["confidence", "class_share_min", "FD"], "WGAN-GP (Gulrajani et al. 2017)", "-"),
-        Case("r3gan-stacked-mnist", "`r3gan-stacked-mnist` (1,000 modes; 1 epoch of 128,000 images)",
+        Case("r3gan-stacked-mnist", "`r3gan-stacked-mnist` (1,000 modes; 1 epoch of 192,000 images)",
              ["--preset", "r3gan-stacked-mnist", "--data", f"stacked-mnist:{mnist}"],
              ["--metrics", "modes", *judge], ["modes", "modes_kl"],
              "R3GAN 1000 / 0.029 (its paper, Table 2); PacDCGAN2 1000 / 0.06", "1000 / <= 0.05 in <= 20 min",
