@@ -2,7 +2,11 @@
 and write docs/quality.md.
 
     python benchmarks/quality.py [--only CASE,...] [--work runs/quality] [--mnist ../shared/data/mnist]
-                                 [--out docs/quality.md] [--images docs/images] [--json ROWS] [--rows ROWS]
+                                 [--cifar ARCHIVE] [--out docs/quality.md] [--images docs/images] [--json ROWS]
+                                 [--rows ROWS] [--merge ROWS]
+
+To rerun some cases and keep the others: ``--only A,B --merge rows.json --json rows.json`` (the page then holds
+every case; the rows file is what ``--json`` wrote before).
 
 Each case trains a preset through the command (``ganforge train``), times it, scores it with ``ganforge evaluate``
 and reads the row that evaluation appended to the run's eval.jsonl. The judges are ganforge's own: an MNIST
@@ -134,7 +138,7 @@ def cases(mnist: str) -> list[Case]:
                "diffaug or ada >= 30% lower FD than none" if a != "none" else "-",
                image=f"quality_mnist600_{a}.png") for a in ("none", "diffaug", "ada")],
         # CIFAR-10 (the first half, 5,000 images, unconditional) at about 4 minutes of training each
-        # (--n 5000: the whole held-out half; the first 1,000 of a class-folder set are two classes, see below)
+        # (--n 5000: the whole held-out half)
         *[Case(f"{name}-cifar-eq", f"`{preset}` on the CIFAR-10 half at 32 px, {steps:,} steps of {batch} (about 4 min)",
                ["--preset", preset, "--data", "{cifar}", "data.image_size=32", f"train.steps={steps}", *extra],
                ["--metrics", "fid", "--n", "5000", "--split", "test", "--extractor", "classifier:{cifar_judge}"],
@@ -197,7 +201,7 @@ def stacked_floor(judge: Path, mnist: str, n: int = 26000) -> float:
     return METRICS.get("modes").compute(Inputs(channel_logits=np.concatenate(logits)))["modes_kl"]
 
 
-def fill(arg: str, judge: Path | None, cifar: tuple[Path, Path] | None) -> str:
+def fill(arg: str, judge: Path | str | None, cifar: tuple[Path | str, Path | str] | None) -> str:
     """A case argument with its placeholders replaced: {judge} (the MNIST judge), {cifar} (the CIFAR-10 halves'
     folder) and {cifar_judge} (the CIFAR-10 judge)."""
     arg = arg.replace("{judge}", str(judge))
@@ -208,8 +212,7 @@ def fill(arg: str, judge: Path | None, cifar: tuple[Path, Path] | None) -> str:
 
 def as_shown(arg: str) -> str:
     """A case argument as the page prints it (paths under runs/quality)."""
-    return (arg.replace("{judge}", "runs/quality/judge_mnist.pt").replace("{cifar_judge}", "runs/quality/judge_cifar.pt")
-            .replace("{cifar}", "runs/quality/cifar5k"))
+    return fill(arg, "runs/quality/judge_mnist.pt", ("runs/quality/cifar5k", "runs/quality/judge_cifar.pt"))
 
 
 def cifar_halves(work: Path, archive: Path) -> Path:
@@ -349,6 +352,18 @@ def write_markdown(out: Path, rows: list[dict], todo: list[Case], judge_acc: flo
     out.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
 
 
+def merge(saved: dict, rows: list[dict], meta: dict, order: list[Case]) -> tuple[list[dict], dict]:
+    """An earlier run's rows (``--json``) with this run's in place of theirs, in the page's order; its time less
+    the replaced rows' plus this run's, and its judges' figures where this run had no judge of that kind."""
+    new = {r["case"]: r for r in rows}
+    old = {r["case"]: r for r in saved["rows"]}
+    spent = sum(r.get("train_s", 0) + r.get("eval_s", 0) for name, r in old.items() if name in new)
+    merged = {**saved["meta"], **{k: v for k, v in meta.items() if v is not None}}
+    merged["seconds"] = saved["meta"]["seconds"] - spent + meta["seconds"]
+    both = {**old, **new}
+    return [both[c.name] for c in order if c.name in both], merged
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", help="comma list of case names")
@@ -360,6 +375,8 @@ def main() -> int:
     ap.add_argument("--images", default="docs/images", help="where the sample grids of the table go")
     ap.add_argument("--json", help="also write the rows as JSON")
     ap.add_argument("--rows", help="rewrite the page from the rows a previous run wrote with --json (no training)")
+    ap.add_argument("--merge", help="with --only: keep the other cases' rows from this --json file of an earlier run, "
+                    "so that the page (and --json) hold every case")
     args = ap.parse_args()
     all_cases = cases(args.mnist)
     names = [n.strip() for n in args.only.split(",")] if args.only else [c.name for c in all_cases]
@@ -396,7 +413,11 @@ def main() -> int:
     floor = stacked_floor(judge, args.mnist) if judge and any("stacked" in c.name for c in todo) else None
     meta = {"judge_acc": judge_accuracy(judge) if judge else None, "floor": floor, "seconds": time.time() - start,
             "cifar_judge_acc": judge_accuracy(cifar[1]) if cifar else None}
-    write_markdown(ROOT / args.out, rows, todo, meta["judge_acc"], floor, meta["seconds"], meta["cifar_judge_acc"])
+    if args.merge:
+        rows, meta = merge(json.loads(Path(args.merge).read_text(encoding="utf-8")), rows, meta, all_cases)
+        todo = all_cases
+    write_markdown(ROOT / args.out, rows, todo, meta["judge_acc"], meta["floor"], meta["seconds"],
+                   meta["cifar_judge_acc"])
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": rows, "meta": meta}, indent=1), encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)
