@@ -37,10 +37,17 @@ def test_modes_metric_closed_forms() -> None:
     modes = METRICS.get("modes")
     every = np.array([(a, b, c) for a in range(10) for b in range(10) for c in range(10)])
     out = modes.compute(Inputs(channel_logits=one_hot_logits(np.repeat(every, 3, axis=0))))
-    assert out == {"modes": 1000.0, "modes_kl": 0.0}
+    assert out == pytest.approx({"modes": 1000.0, "modes_kl": 0.0, "modes_kl_channels": 0.0, "modes_tc": 0.0}, abs=1e-12)
     ten = np.repeat(every[:10], 7, axis=0)  # 10 modes, evenly: KL = log(1000 / 10)
     out = modes.compute(Inputs(channel_logits=one_hot_logits(ten)))
     assert out["modes"] == 10 and out["modes_kl"] == pytest.approx(math.log(100))
+    # ...all of it in the channels' own histograms (the first two always 0, the third uniform): no dependence
+    assert out["modes_kl_channels"] == pytest.approx(math.log(100)) and out["modes_tc"] == pytest.approx(0, abs=1e-12)
+    # the same digit in all three channels: every channel uniform, the KL is all dependence between the channels
+    same = np.repeat(np.stack([np.arange(10)] * 3, 1), 5, axis=0)
+    out = modes.compute(Inputs(channel_logits=one_hot_logits(same)))
+    assert out["modes"] == 10 and out["modes_kl"] == pytest.approx(math.log(100)) == out["modes_tc"]
+    assert out["modes_kl_channels"] == pytest.approx(0, abs=1e-12)
     uneven = np.concatenate([np.repeat(every[:1], 3, 0), every[1:2]])  # q = (3/4, 1/4)
     expect = 0.75 * math.log(750) + 0.25 * math.log(250)
     assert modes.compute(Inputs(channel_logits=one_hot_logits(uneven)))["modes_kl"] == pytest.approx(expect)

@@ -294,8 +294,8 @@ def evaluate_folders(fake: str, real: str, metrics: list[str], ex: Extractor, si
 # Decimals a score is printed with, by its name without a direction prefix (AtoB:) or [...] suffix; the stored
 # values are not rounded. FID/FD and IS with 2 (as the papers quote them), KID x 1000 with 2, fractions with 3.
 DECIMALS = {"FID": 2, "FD": 2, "KIDx1000": 2, "IS": 2, "precision": 3, "recall": 3, "class_acc": 3, "confidence": 3,
-            "class_share_min": 3, "class_share_max": 3, "modes": 0, "modes_kl": 3, "high_quality": 3, "reverse_kl": 3,
-            "l1": 4, "psnr": 2, "ssim": 3}
+            "class_share_min": 3, "class_share_max": 3, "modes": 0, "modes_kl": 3, "modes_kl_channels": 3,
+            "modes_tc": 3, "high_quality": 3, "reverse_kl": 3, "l1": 4, "psnr": 2, "ssim": 3}
 
 
 def format_score(key: str, value: float, std: float | None = None) -> str:
