@@ -126,7 +126,7 @@ def cases(mnist: str) -> list[Case]:
              ["confidence", "class_share_min", "FD"], "WGAN-GP (Gulrajani et al. 2017)", "-"),
         Case("r3gan-stacked-mnist", "`r3gan-stacked-mnist` (1,000 modes; 1 epoch of 192,000 images)",
              ["--preset", "r3gan-stacked-mnist", "--data", f"stacked-mnist:{mnist}"],
-             ["--metrics", "modes", *judge], ["modes", "modes_kl"],
+             ["--metrics", "modes", *judge], ["modes", "modes_kl", "modes_kl_channels", "modes_tc"],
              "R3GAN 1000 / 0.029 (its paper, Table 2); PacDCGAN2 1000 / 0.06", "1000 / <= 0.05 in <= 20 min",
              image="quality_r3gan_stacked_mnist.png"),
         # small data: 600 MNIST images, 12,000 steps (D memorises them without augmentation)
