@@ -13,7 +13,7 @@ Parts (each one records its numbers or its error and the next one runs):
              weights compared with the 1-process run after a few steps; --quick on a CPU: skipped (gloo is tested
              by the suite)
   fp16       fp16 with the gradient scaler on WGAN-GP (gradient penalty) and a DCGAN with R1: finite losses (CUDA)
-  features   Inception feature extraction throughput (random weights: speed only; --quick: 64 images), the time
+  features   Inception feature extraction throughput (random weights: speed only; --quick: 8 images), the time
              the 100,000 images of FID-50k (50k generated + 50k real) take through it at that rate, and the Frechet
              distance of two 2048-d Gaussians
 """
@@ -92,7 +92,7 @@ def train(quick: bool, work: Path) -> dict[str, Any]:
             r = ganforge("train", "--preset", "dcgan-cifar10", "--data", out["data"], "--out", f"{tmp}/run",
                          f"data.image_size={size}", "train.batch_size=64", f"train.steps={steps}", "train.log_every=50",
                          "train.report=false", "train.tensorboard=false", "train.progress=false",
-                         *(["data.limit=640", "model.g_width=8", "model.d_width=8"] if quick else []))
+                         *(["data.builtin_n=640", "model.g_width=8", "model.d_width=8"] if quick else []))
             if r.returncode:
                 out[f"{size}px"] = {"error": r.stderr.strip().splitlines()[-1]}
                 continue
@@ -157,7 +157,7 @@ def features(quick: bool, device: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     net = FIDInception().to(device).eval()  # random weights: the speed of the real network, not its features
-    n, batch = (64, 32) if quick else (2048, 200)
+    n, batch = (8, 8) if quick else (2048, 200)  # quick: one timed batch of 8 (a CPU runs about 5-10 images a second)
     x = torch.rand(batch, 3, 299, 299, device=device) * 2 - 1
     with torch.inference_mode():
         net(x[:8])
