@@ -134,6 +134,29 @@ def test_reference_cifar10_parameter_counts() -> None:
     assert declared == {g_want, d_want, g_cond, d_cond}
 
 
+def test_minibatch_std_option() -> None:
+    """model.minibatch_std: one more 4x4 channel (the group's feature std) before the basis: 16 + 1 parameters more
+    (its 4x4 depthwise filter, its weight in the linear map); a sample's logit then depends on the other samples of
+    its group of 4, and without the option it does not."""
+    torch.manual_seed(0)
+    plain, mb = R3GANDiscriminator(image_size=16, **TINY), R3GANDiscriminator(image_size=16, minibatch_std=True, **TINY)
+    assert count_parameters(mb) - count_parameters(plain) == 16 + 1
+    x = torch.randn(8, 3, 16, 16)
+    y = x.clone()
+    y[4] = torch.randn(3, 16, 16)  # groups of 4 over a batch of 8: samples 0, 2, 4, 6 and 1, 3, 5, 7 (by i % 2)
+    for net in (plain, mb):
+        for m in net.modules():  # the reference init zeroes each block's last conv: give the branches weights
+            if isinstance(m, ResidualBlock):
+                torch.nn.init.normal_(m.conv3.weight, 0, 0.1)
+    changed = mb(x) != mb(y)
+    assert changed[[0, 2, 4, 6]].all() and not changed[[1, 3, 5, 7]].any()
+    assert torch.equal(plain(x)[:4], plain(y)[:4])
+    xr = x.clone().requires_grad_(True)
+    r1 = r1_penalty(mb(xr), xr)  # the double backward of R1 runs through the std
+    r1.backward()
+    assert torch.isfinite(r1) and r1 > 0
+
+
 def test_reference_initialisation() -> None:
     """R3GAN/Networks.py ResidualBlock: conv1 and conv2 ~ N(0, (gain * L^(-1/4))^2 / fan_in), L = all blocks of the
     network, gain that of LeakyReLU(0.2); conv3 zero, so every block starts as the identity; activation biases 0."""

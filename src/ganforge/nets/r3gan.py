@@ -30,7 +30,7 @@ from torch import nn
 
 from ..errors import GanforgeError
 from .base import NETS
-from .layers import check_input, check_latent
+from .layers import MinibatchStd, check_input, check_latent
 
 # The gain that keeps the variance of a LeakyReLU(0.2) layer (He et al.): sqrt(2 / (1 + 0.2^2)) (FusedOperators.py).
 LEAKY_RELU_GAIN = math.sqrt(2 / (1 + 0.2**2))
@@ -248,11 +248,15 @@ class R3GANGenerator(nn.Module):
 class R3GANDiscriminator(nn.Module):
     """``n_classes`` > 0: the discriminative basis outputs ``embed_dim`` features (default widths[0], the 4x4 stage's
     width, as the reference) and the logit is their inner product with the label's embedding, initialised
-    N(0, 1 / (embed_dim * n_classes)) as the reference's Linear(n_classes, E) with gain 1/sqrt(E)."""
+    N(0, 1 / (embed_dim * n_classes)) as the reference's Linear(n_classes, E) with gain 1/sqrt(E).
+
+    ``minibatch_std`` (not in the paper, which removed it from StyleGAN2 with the other tricks): the 4x4 features'
+    standard deviation over groups of 4 samples (ProGAN/StyleGAN2's layer) joins them as one more channel before the
+    discriminative basis, so D sees how alike the samples of a batch are."""
 
     def __init__(self, widths: Sequence[int] | None = None, blocks: Sequence[int] | None = None, group_width: int = 16,
                  expansion: int = 2, channels: int = 3, image_size: int = 32, n_classes: int = 0,
-                 embed_dim: int | None = None) -> None:
+                 embed_dim: int | None = None, minibatch_std: bool = False) -> None:
         super().__init__()
         widths, blocks, groups = stage_config(image_size, widths, blocks, group_width, expansion)
         self.channels, self.image_size, self.n_classes = channels, image_size, n_classes
@@ -264,7 +268,8 @@ class R3GANDiscriminator(nn.Module):
         for i, (width, n_blocks, n_groups) in enumerate(zip(widths, blocks, groups)):
             body = [ResidualBlock(width, n_groups, expansion, scaling) for _ in range(n_blocks)]
             if i == len(widths) - 1:
-                transition: list[nn.Module] = [DiscriminativeBasis(width, embed_dim or 1)]
+                transition: list[nn.Module] = ([MinibatchStd(4), DiscriminativeBasis(width + 1, embed_dim or 1)]
+                                               if minibatch_std else [DiscriminativeBasis(width, embed_dim or 1)])
             else:  # downsample then 1x1 conv (only where the width changes), as the reference's DownsampleLayer
                 transition = [Resample(up=False)] + ([conv(width, widths[i + 1], 1)] if widths[i + 1] != width else [])
             self.stages.append(nn.Sequential(*body, *transition))

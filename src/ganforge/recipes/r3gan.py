@@ -49,6 +49,7 @@ class R3GANConfig(AugmentOptions):
     ema_images: int = 5_000_000  # the EMA half-life at the end of the schedule, in images (from 0); 0 = no EMA
     schedule_images: int = 0  # images over which the schedules run; 0 = the whole run (the reference: 20M)
     conditional: bool = True  # use the data's labels when it has them (class embedding in G, projection in D)
+    minibatch_std: bool = False  # D: the 4x4 features' std over groups of 4 samples as one more channel (not the paper)
 
 
 def cosine(images: float, start: float, end: float, total: float) -> float:
@@ -94,7 +95,7 @@ class R3GAN(GAN):
         m, d, k = self.cfg.model, self.data, self.n_classes
         shape = dict(widths=m.widths or None, blocks=m.blocks or None, group_width=m.group_width,
                      expansion=m.expansion, channels=d.channels, image_size=d.image_size, n_classes=k)
-        return R3GANGenerator(m.latent_dim, **shape), R3GANDiscriminator(**shape)
+        return R3GANGenerator(m.latent_dim, **shape), R3GANDiscriminator(**shape, minibatch_std=m.minibatch_std)
 
     def schedule(self) -> dict[str, float]:
         """lr, beta2, gamma and the EMA half-life after the images seen so far."""
