@@ -108,8 +108,16 @@ def test_resume_mid_schedule_is_exact(reg_every: int) -> None:
             assert torch.equal(p, q), f"{name}.{k}"
 
 
+def test_d_widths_give_d_its_own_widths() -> None:
+    r = make(**{"model.d_widths": "8,8,4"})  # G keeps TINY's 16, 8, 8
+    assert r.d.extract.out_channels == 4 and r.g.aggregate.in_channels == 8
+    assert [m.in_features for m in r.d.modules() if isinstance(m, torch.nn.Linear)] == [8]  # the 4x4 stage: 8 wide
+    assert all(torch.isfinite(v) for v in r.train_step(batch()).values())
+
+
 @pytest.mark.parametrize("over,message", [
     ({"model.widths": "16,8"}, "has 2 stages; 16x16 needs 3"),
+    ({"model.d_widths": "16,8"}, r"R3GAN d_widths \[16, 8\] has 2 stages; 16x16 needs 3"),
     ({"model.group_width": 5}, "group_width 5 does not divide"),
     ({"model.gamma": -1}, "model.gamma must be >= 0; got -1"),
     ({"model.reg_every": 0}, "model.reg_every must be >= 1 \\(1 = every D step\\); got 0"),

@@ -156,12 +156,13 @@ def n_stages(image_size: int) -> int:
 
 
 def stage_config(image_size: int, widths: Sequence[int] | None, blocks: Sequence[int] | None, group_width: int,
-                 expansion: int) -> tuple[list[int], list[int], list[int]]:
-    """(widths, blocks, groups) per stage from 4x4 up; defaults: the CIFAR-10 preset's 768 wide, 2 blocks."""
+                 expansion: int, widths_name: str = "widths") -> tuple[list[int], list[int], list[int]]:
+    """(widths, blocks, groups) per stage from 4x4 up; defaults: the CIFAR-10 preset's 768 wide, 2 blocks.
+    ``widths_name`` is what errors call the widths (``d_widths`` for D's own)."""
     n = n_stages(image_size)
     widths = [768] * n if widths is None else [int(w) for w in widths]
     blocks = [2] * n if blocks is None else [int(b) for b in blocks]
-    for name, values in (("widths", widths), ("blocks", blocks)):
+    for name, values in ((widths_name, widths), ("blocks", blocks)):
         if len(values) != n:
             raise GanforgeError(f"R3GAN {name} {values} has {len(values)} stages; {image_size}x{image_size} needs {n} "
                                 f"(4x4 up to {image_size}x{image_size})")

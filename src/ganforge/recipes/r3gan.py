@@ -38,6 +38,7 @@ from .gan import GAN
 class R3GANConfig(AugmentOptions):
     latent_dim: int = 64  # NoiseDimension
     widths: tuple[int, ...] = ()  # per stage from 4x4 up (D takes them reversed); () = 768 each (the CIFAR-10 preset)
+    d_widths: tuple[int, ...] = ()  # D's own widths per stage from 4x4 up; () = widths (the paper: one list for both)
     blocks: tuple[int, ...] = ()  # residual blocks per stage; () = 2 each
     group_width: int = 16  # channels per group of the grouped 3x3 conv (CIFAR-10: 1536 / 96 groups)
     expansion: int = 2  # the inverted bottleneck's width factor
@@ -75,6 +76,8 @@ class R3GAN(GAN):
         check_augment(m)
         n_stages(cfg.data.image_size)
         stage_config(cfg.data.image_size, m.widths or None, m.blocks or None, m.group_width, m.expansion)
+        if m.d_widths:
+            stage_config(cfg.data.image_size, m.d_widths, m.blocks or None, m.group_width, m.expansion, "d_widths")
         for k in ("gamma", "gamma_final", "lr_final", "ema_images", "schedule_images"):
             if getattr(m, k) < 0:
                 raise GanforgeError(f"config key model.{k} must be >= 0; got {getattr(m, k)}")
@@ -95,7 +98,8 @@ class R3GAN(GAN):
         m, d, k = self.cfg.model, self.data, self.n_classes
         shape = dict(widths=m.widths or None, blocks=m.blocks or None, group_width=m.group_width,
                      expansion=m.expansion, channels=d.channels, image_size=d.image_size, n_classes=k)
-        return R3GANGenerator(m.latent_dim, **shape), R3GANDiscriminator(**shape, minibatch_std=m.minibatch_std)
+        d_shape = {**shape, "widths": m.d_widths or shape["widths"]}
+        return R3GANGenerator(m.latent_dim, **shape), R3GANDiscriminator(**d_shape, minibatch_std=m.minibatch_std)
 
     def schedule(self) -> dict[str, float]:
         """lr, beta2, gamma and the EMA half-life after the images seen so far."""
